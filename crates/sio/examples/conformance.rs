@@ -1,0 +1,60 @@
+//! The reference servers of the official test suites, on `crates/sio`:
+//! `conformance socketio` (socket.io-protocol/test-suite) or `conformance engineio`
+//! (engine.io-protocol/test-suite): 127.0.0.1:3000, pingInterval 300, pingTimeout 200,
+//! maxPayload 1000000, CORS open, echo handlers as in the suites' READMEs.
+
+use std::time::Duration;
+
+#[derive(Clone)]
+struct Auth(serde_json::Value);
+
+#[tokio::main]
+async fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "socketio".into());
+    let config = sio::Config {
+        ping_interval: Duration::from_millis(300),
+        ping_timeout: Duration::from_millis(200),
+        max_payload: 1_000_000,
+        cors: sio::Cors::Any,
+        ..Default::default()
+    };
+    let builder = sio::Server::builder(config);
+    let io = match which.as_str() {
+        "engineio" => builder.engine_only(|s, msg| s.send(msg)).build(),
+        _ => {
+            fn greet(ns: sio::NamespaceBuilder) -> sio::NamespaceBuilder {
+                ns.on_connect(|s, auth| async move {
+                    s.insert(Auth(auth));
+                    Ok(())
+                })
+                .on_connection(|s| {
+                    let auth = s.get::<Auth>().map(|a| a.0).unwrap_or_default();
+                    let _ = s.emit("auth", &auth);
+                })
+            }
+            builder
+                .namespace("/", |ns| {
+                    greet(ns)
+                        .on("message", |s, ev| {
+                            let _ = s.emit_raw("message-back", ev.args_raw(), ev.bins());
+                        })
+                        .on("message-with-ack", |s, mut ev| {
+                            let args = ev.args_raw().to_owned();
+                            let bins = ev.bins().to_vec();
+                            let _ = ev.ack_raw(s, &args, bins);
+                        })
+                })
+                .namespace("/custom", greet)
+                .build()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000")
+        .await
+        .expect("bind 127.0.0.1:3000");
+    println!("conformance ({which}) listening on 127.0.0.1:3000");
+    io.serve(listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .expect("serve");
+}

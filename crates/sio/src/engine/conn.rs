@@ -1,0 +1,378 @@
+//! The WebSocket connection: one task per connection that both writes and reads.
+//!
+//! Writing: everything queued for the session goes to the kernel in one `writev` of up to
+//! [`IOV_BATCH`] frames; frames are shared `Bytes` (a broadcast is framed once for all
+//! members). Reading: bytes are read into a per-thread scratch buffer; a connection keeps
+//! only an incomplete frame's tail, so an idle connection costs no read buffer.
+//! One task instead of a reader and a writer halves the per-connection task cost.
+
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::session::{Session, Transport};
+use super::ws::{self, FrameError};
+use crate::server::Inner;
+use crate::DisconnectReason;
+
+/// Frames handed to one `writev` (Linux IOV_MAX is 1024).
+const IOV_BATCH: usize = 256;
+const SCRATCH_BYTES: usize = 64 * 1024;
+/// Reads handled per wake-up before yielding, so one busy client cannot starve others.
+const READS_PER_POLL: usize = 16;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SCRATCH_BYTES));
+}
+
+struct Conn<S> {
+    io: S,
+    srv: Arc<Inner>,
+    sess: Arc<Session>,
+    /// Frames that bypass the session queue: probe replies, WebSocket pongs, the close frame.
+    local: VecDeque<Bytes>,
+    local_off: usize,
+    /// The tail of an incomplete frame.
+    pending: Vec<u8>,
+    /// A fragmented message being reassembled: (opcode, bytes).
+    frag: Option<(u8, Vec<u8>)>,
+    /// This connection is a probe of a polling session that has not switched yet.
+    probing: bool,
+    /// Stop after flushing `local` (a close frame is queued there).
+    closing: Option<DisconnectReason>,
+}
+
+pub(crate) async fn run<S>(
+    srv: Arc<Inner>,
+    sess: Arc<Session>,
+    io: S,
+    leftover: Bytes,
+    probing: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut c = Conn {
+        io,
+        srv,
+        sess,
+        local: VecDeque::new(),
+        local_off: 0,
+        pending: leftover.to_vec(),
+        frag: None,
+        probing,
+        closing: None,
+    };
+    let reason = poll_fn(|cx| c.poll(cx)).await;
+    if c.probing {
+        // A probe that never completed: the session continues on polling.
+        c.sess.upgrading.store(false, Ordering::Release);
+        c.sess.wake();
+        return;
+    }
+    c.srv.close_session(&c.sess, reason);
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<DisconnectReason> {
+        if !self.pending.is_empty() {
+            if let Err(r) = self.process_pending() {
+                self.fail(r);
+            }
+        }
+        loop {
+            if let Poll::Ready(r) = self.poll_flush(cx) {
+                return Poll::Ready(r);
+            }
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(true)) => continue, // handled input: maybe more to write
+                Poll::Ready(Ok(false)) => return Poll::Pending,
+                Poll::Ready(Err(r)) => {
+                    if self.closing.is_none() {
+                        return Poll::Ready(r);
+                    }
+                    // keep flushing the close frame
+                    if let Poll::Ready(r) = self.poll_flush(cx) {
+                        return Poll::Ready(r);
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Queue a close frame and stop reading.
+    fn fail(&mut self, reason: DisconnectReason) {
+        if self.closing.is_none() {
+            let code: u16 = match reason {
+                DisconnectReason::ParseError => 1002,
+                DisconnectReason::MessageTooLarge => 1009,
+                _ => 1000,
+            };
+            self.local
+                .push_back(ws::frame(ws::OP_CLOSE, &code.to_be_bytes()));
+            self.closing = Some(reason);
+        }
+    }
+
+    /// Write until both queues are empty or the socket is full.
+    /// `Ready` means the connection is finished.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<DisconnectReason> {
+        loop {
+            // Control frames of this connection first (probe replies, pongs, close).
+            if let Some(front) = self.local.front() {
+                match Pin::new(&mut self.io).poll_write(cx, &front[self.local_off..]) {
+                    Poll::Ready(Ok(n)) => {
+                        self.local_off += n;
+                        if self.local_off == front.len() {
+                            self.local.pop_front();
+                            self.local_off = 0;
+                        }
+                        continue;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(DisconnectReason::TransportError),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            if let Some(r) = self.closing {
+                return Poll::Ready(r);
+            }
+            if self.probing {
+                return Poll::Pending;
+            }
+            let mut o = self.sess.out.lock().expect("outbox lock");
+            if o.queue.is_empty() {
+                if o.closed {
+                    drop(o);
+                    // Closed by the server (slow consumer, shutdown, ...): say goodbye, best effort.
+                    self.local
+                        .push_back(ws::frame(ws::OP_CLOSE, &1000u16.to_be_bytes()));
+                    self.closing = Some(DisconnectReason::ServerShutdown);
+                    continue;
+                }
+                if o.queue.capacity() > 1024 {
+                    o.queue.shrink_to(64); // give memory back after a burst
+                }
+                o.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            if o.closed {
+                // Nothing more will be delivered on a closed session: stop now.
+                o.queue.clear();
+                continue;
+            }
+            let mut iov = [IoSlice::new(&[]); IOV_BATCH];
+            let mut k = 0;
+            for (i, f) in o.queue.iter().take(IOV_BATCH).enumerate() {
+                let skip = if i == 0 { o.head_off } else { 0 };
+                iov[k] = IoSlice::new(&f.bytes[skip..]);
+                k += 1;
+            }
+            match Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k]) {
+                Poll::Ready(Ok(mut n)) => {
+                    self.srv
+                        .stats
+                        .bytes_out
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    while n > 0 {
+                        let left = o.queue[0].bytes.len() - o.head_off;
+                        if n >= left {
+                            n -= left;
+                            o.head_off = 0;
+                            o.queue.pop_front();
+                        } else {
+                            o.head_off += n;
+                            n = 0;
+                        }
+                    }
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(DisconnectReason::TransportError),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Read and handle what is available. `Ok(true)`: something was handled.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, DisconnectReason>> {
+        if self.closing.is_some() {
+            return Poll::Ready(Err(self.closing.expect("set")));
+        }
+        let mut handled = false;
+        for _ in 0..READS_PER_POLL {
+            let r = SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                s.clear();
+                let mut rb = ReadBuf::uninit(s.spare_capacity_mut());
+                match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) => {
+                        let n = rb.filled().len();
+                        // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
+                        unsafe { s.set_len(n) };
+                        if n == 0 {
+                            return Poll::Ready(Err(DisconnectReason::TransportClose));
+                        }
+                        self.srv
+                            .stats
+                            .bytes_in
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                        if self.pending.is_empty() {
+                            match self.process(&mut s) {
+                                Ok(used) => {
+                                    self.pending.extend_from_slice(&s[used..]);
+                                    Poll::Ready(Ok(()))
+                                }
+                                Err(e) => Poll::Ready(Err(e)),
+                            }
+                        } else {
+                            self.pending.extend_from_slice(&s);
+                            Poll::Ready(self.process_pending())
+                        }
+                    }
+                    Poll::Ready(Err(_)) => Poll::Ready(Err(DisconnectReason::TransportError)),
+                    Poll::Pending => Poll::Pending,
+                }
+            });
+            match r {
+                Poll::Ready(Ok(())) => handled = true,
+                Poll::Ready(Err(reason)) => {
+                    if matches!(
+                        reason,
+                        DisconnectReason::TransportClose | DisconnectReason::TransportError
+                    ) {
+                        return Poll::Ready(Err(reason));
+                    }
+                    self.fail(reason);
+                    return Poll::Ready(Ok(true));
+                }
+                Poll::Pending => {
+                    return if handled {
+                        Poll::Ready(Ok(true))
+                    } else {
+                        Poll::Pending
+                    }
+                }
+            }
+        }
+        // Yield so other connections run; we will be polled again.
+        cx.waker().wake_by_ref();
+        Poll::Ready(Ok(false))
+    }
+
+    fn process_pending(&mut self) -> Result<(), DisconnectReason> {
+        let mut buf = std::mem::take(&mut self.pending);
+        let used = self.process(&mut buf);
+        match used {
+            Ok(used) => {
+                buf.drain(..used);
+                if buf.capacity() > 4096 && buf.len() < 1024 {
+                    buf.shrink_to(1024);
+                }
+                self.pending = buf;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Handle every complete frame in `buf`; returns bytes consumed.
+    fn process(&mut self, buf: &mut [u8]) -> Result<usize, DisconnectReason> {
+        let max = self.srv.config.max_payload;
+        let mut pos = 0;
+        loop {
+            let (f, used) = match ws::parse(&mut buf[pos..], max) {
+                Ok(Some(x)) => x,
+                Ok(None) => return Ok(pos),
+                Err(FrameError::TooLarge) => return Err(DisconnectReason::MessageTooLarge),
+                Err(FrameError::Protocol(why)) => {
+                    tracing::debug!(sid = %self.sess.sid, why, "websocket protocol error");
+                    return Err(DisconnectReason::ParseError);
+                }
+            };
+            let payload = &buf[pos + f.start..pos + f.end];
+            pos += used;
+            match f.opcode {
+                ws::OP_TEXT | ws::OP_BINARY if f.fin => {
+                    if self.frag.is_some() {
+                        return Err(DisconnectReason::ParseError);
+                    }
+                    self.message(f.opcode, payload)?;
+                }
+                ws::OP_TEXT | ws::OP_BINARY => {
+                    if self.frag.is_some() {
+                        return Err(DisconnectReason::ParseError);
+                    }
+                    self.frag = Some((f.opcode, payload.to_vec()));
+                }
+                ws::OP_CONT => {
+                    let Some((_, acc)) = self.frag.as_mut() else {
+                        return Err(DisconnectReason::ParseError);
+                    };
+                    acc.extend_from_slice(payload);
+                    if acc.len() > max {
+                        return Err(DisconnectReason::MessageTooLarge);
+                    }
+                    if f.fin {
+                        let (op, m) = self.frag.take().expect("checked");
+                        self.message(op, &m)?;
+                    }
+                }
+                ws::OP_CLOSE => return Err(DisconnectReason::TransportClose),
+                ws::OP_PING => self.local.push_back(ws::frame(ws::OP_PONG, payload)),
+                ws::OP_PONG => {}
+                _ => return Err(DisconnectReason::ParseError),
+            }
+            if self.closing.is_some() || self.sess.is_closed() && !self.probing {
+                return Ok(pos);
+            }
+        }
+    }
+
+    /// One complete Engine.IO message.
+    fn message(&mut self, opcode: u8, payload: &[u8]) -> Result<(), DisconnectReason> {
+        if opcode == ws::OP_BINARY {
+            if self.probing {
+                return Err(DisconnectReason::ParseError);
+            }
+            return if self
+                .srv
+                .on_binary(&self.sess, Bytes::copy_from_slice(payload))
+            {
+                Ok(())
+            } else {
+                Err(DisconnectReason::ParseError)
+            };
+        }
+        let Ok(text) = std::str::from_utf8(payload) else {
+            self.srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            return Err(DisconnectReason::ParseError);
+        };
+        if self.probing {
+            match text {
+                "2probe" => {
+                    self.local.push_back(ws::frame(ws::OP_TEXT, b"3probe"));
+                    self.sess.wake(); // a pending GET answers with a noop now
+                }
+                "5" => {
+                    self.probing = false;
+                    self.sess.set_websocket();
+                }
+                "6" => {}
+                _ => return Err(DisconnectReason::ParseError),
+            }
+            return Ok(());
+        }
+        if self.srv.on_text(&self.sess, text, Transport::Websocket) {
+            Ok(())
+        } else {
+            self.srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            Err(DisconnectReason::ParseError)
+        }
+    }
+}

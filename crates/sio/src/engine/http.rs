@@ -1,0 +1,423 @@
+//! The HTTP side of Engine.IO: handshake, long-polling GET/POST, the WebSocket upgrade
+//! request, CORS. Every request for the engine's path comes through [`handle`].
+
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use std::future::poll_fn;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::Poll;
+
+use super::session::{Class, Frame, Handshake, Session, Transport};
+use super::{conn, ws};
+use crate::server::Inner;
+use crate::{DisconnectReason, RemoteAddr};
+
+/// Engine.IO's error codes (the JSON body of a 400), as the reference server sends them.
+#[derive(Debug, Clone, Copy)]
+enum EioError {
+    TransportUnknown = 0,
+    SessionUnknown = 1,
+    BadHandshakeMethod = 2,
+    BadRequest = 3,
+    UnsupportedVersion = 5,
+}
+
+impl EioError {
+    fn message(self) -> &'static str {
+        match self {
+            EioError::TransportUnknown => "Transport unknown",
+            EioError::SessionUnknown => "Session ID unknown",
+            EioError::BadHandshakeMethod => "Bad handshake method",
+            EioError::BadRequest => "Bad request",
+            EioError::UnsupportedVersion => "Unsupported protocol version",
+        }
+    }
+}
+
+/// Percent-decoded value of `key` in a query string.
+pub(crate) fn query_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn with_cors(srv: &Inner, origin: Option<&HeaderValue>, mut r: Resp) -> Resp {
+    if let Some(o) = origin.and_then(|o| o.to_str().ok()) {
+        if srv.config.cors.allows(o) {
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_str(o).expect("was a header value"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+    }
+    r
+}
+
+fn error(code: EioError) -> Resp {
+    let body = format!(
+        "{{\"code\":{},\"message\":\"{}\"}}",
+        code as u8,
+        code.message()
+    );
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response")
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+        .body(Full::new(body.into()))
+        .expect("static response")
+}
+
+/// Handle one request for the engine path.
+pub(crate) async fn handle<B>(srv: Arc<Inner>, mut req: Request<B>) -> Resp
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let resp = route(&srv, &mut req).await;
+    let resp = match resp {
+        Routed::Done(r) => r,
+        Routed::Body(sess) => post(&srv, &sess, req.into_body()).await,
+    };
+    with_cors(&srv, origin.as_ref(), resp)
+}
+
+enum Routed {
+    Done(Resp),
+    /// A polling POST whose body still has to be read.
+    Body(Arc<Session>),
+}
+
+async fn route<B>(srv: &Arc<Inner>, req: &mut Request<B>) -> Routed {
+    use Routed::Done;
+    if req.method() == Method::OPTIONS {
+        let mut r = text(StatusCode::NO_CONTENT, Bytes::new());
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, authorization"),
+        );
+        return Done(r);
+    }
+    let query = req.uri().query().unwrap_or("").to_owned();
+    if query_param(&query, "EIO").as_deref() != Some("4") {
+        return Done(error(EioError::UnsupportedVersion));
+    }
+    let transport = match query_param(&query, "transport").as_deref() {
+        Some("polling") if srv.config.transports.polling => Transport::Polling,
+        Some("websocket") if srv.config.transports.websocket => Transport::Websocket,
+        _ => return Done(error(EioError::TransportUnknown)),
+    };
+    let is_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let sid = query_param(&query, "sid");
+    let session = match &sid {
+        Some(sid) => match srv.session(sid) {
+            Some(s) => Some(s),
+            None => return Done(error(EioError::SessionUnknown)),
+        },
+        None => None,
+    };
+    match (transport, session) {
+        (Transport::Websocket, session) => {
+            if req.method() != Method::GET || !is_upgrade {
+                return Done(error(EioError::BadRequest));
+            }
+            if let Some(s) = &session {
+                if s.transport() == Transport::Websocket || s.upgrading.swap(true, Ordering::AcqRel)
+                {
+                    return Done(error(EioError::BadRequest));
+                }
+            }
+            Done(upgrade(srv, req, session, query))
+        }
+        (Transport::Polling, None) => {
+            if req.method() != Method::GET {
+                return Done(error(EioError::BadHandshakeMethod));
+            }
+            let sess = srv.open_session(Transport::Polling, handshake(req, query));
+            Done(get(srv, &sess).await)
+        }
+        (Transport::Polling, Some(sess)) => {
+            if sess.transport() != Transport::Polling {
+                // Polling on a session that has upgraded: the reference server closes it.
+                srv.close_session(&sess, DisconnectReason::TransportError);
+                return Done(error(EioError::BadRequest));
+            }
+            match *req.method() {
+                Method::GET => Done(get(srv, &sess).await),
+                Method::POST => Routed::Body(sess),
+                _ => Done(error(EioError::BadRequest)),
+            }
+        }
+    }
+}
+
+fn handshake<B>(req: &Request<B>, query: String) -> Handshake {
+    Handshake {
+        headers: req.headers().clone(),
+        query,
+        remote: req.extensions().get::<RemoteAddr>().map(|r| r.0),
+    }
+}
+
+/// The long-poll: answer with everything queued, waiting until something is.
+async fn get(srv: &Arc<Inner>, sess: &Arc<Session>) -> Resp {
+    if sess.get_pending.swap(true, Ordering::AcqRel) {
+        // Two concurrent GETs: a protocol violation, the reference server closes the session.
+        srv.close_session(sess, DisconnectReason::TransportError);
+        return error(EioError::BadRequest);
+    }
+    let body = poll_fn(|cx| {
+        let mut o = sess.out.lock().expect("outbox lock");
+        if !o.queue.is_empty() {
+            let mut body = BytesMut::new();
+            for (i, f) in o.queue.drain(..).enumerate() {
+                if i > 0 {
+                    body.extend_from_slice(b"\x1e");
+                }
+                if f.binary {
+                    body.extend_from_slice(b"b");
+                    body.extend_from_slice(
+                        base64::engine::general_purpose::STANDARD
+                            .encode(f.payload())
+                            .as_bytes(),
+                    );
+                } else {
+                    body.extend_from_slice(f.payload());
+                }
+            }
+            if o.queue.capacity() > 1024 {
+                o.queue.shrink_to(64);
+            }
+            return Poll::Ready(body.freeze());
+        }
+        if o.closed {
+            return Poll::Ready(Bytes::from_static(b"1"));
+        }
+        if sess.transport() == Transport::Websocket || sess.upgrading.load(Ordering::Acquire) {
+            // Let the client pause polling and finish the upgrade.
+            return Poll::Ready(Bytes::from_static(b"6"));
+        }
+        o.waker = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await;
+    sess.get_pending.store(false, Ordering::Release);
+    srv.stats
+        .bytes_out
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
+    text(StatusCode::OK, body)
+}
+
+/// A polling POST: one or more packets separated by `\x1e`.
+async fn post<B>(srv: &Arc<Inner>, sess: &Arc<Session>, body: B) -> Resp
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if sess.post_pending.swap(true, Ordering::AcqRel) {
+        srv.close_session(sess, DisconnectReason::TransportError);
+        return error(EioError::BadRequest);
+    }
+    let data = Limited::new(body, srv.config.max_payload).collect().await;
+    sess.post_pending.store(false, Ordering::Release);
+    let data = match data {
+        Ok(c) => c.to_bytes(),
+        Err(_) => {
+            // Over maxPayload (or a broken body): the reference server answers 413 and closes.
+            srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            srv.close_session(sess, DisconnectReason::ParseError);
+            return text(StatusCode::PAYLOAD_TOO_LARGE, Bytes::new());
+        }
+    };
+    srv.stats
+        .bytes_in
+        .fetch_add(data.len() as u64, Ordering::Relaxed);
+    for part in data.split(|&b| b == 0x1e) {
+        if sess.is_closed() {
+            break;
+        }
+        let ok = if let Some(b64) = part.strip_prefix(b"b") {
+            match base64::engine::general_purpose::STANDARD.decode(b64) {
+                Ok(bin) => srv.on_binary(sess, Bytes::from(bin)),
+                Err(_) => false,
+            }
+        } else {
+            match std::str::from_utf8(part) {
+                Ok(s) => srv.on_text(sess, s, Transport::Polling),
+                Err(_) => false,
+            }
+        };
+        if !ok {
+            srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            srv.close_session(sess, DisconnectReason::ParseError);
+            return error(EioError::BadRequest);
+        }
+    }
+    text(StatusCode::OK, Bytes::from_static(b"ok"))
+}
+
+/// Answer a WebSocket upgrade request and start the connection once hyper hands it over.
+fn upgrade<B>(
+    srv: &Arc<Inner>,
+    req: &mut Request<B>,
+    session: Option<Arc<Session>>,
+    query: String,
+) -> Resp {
+    let key = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec());
+    let version_ok = req
+        .headers()
+        .get("sec-websocket-version")
+        .is_some_and(|v| v == "13");
+    let (Some(key), true) = (key, version_ok) else {
+        if let Some(s) = &session {
+            s.upgrading.store(false, Ordering::Release);
+        }
+        return error(EioError::BadRequest);
+    };
+    let on_upgrade = hyper::upgrade::on(&mut *req);
+    let (session, probing) = match session {
+        Some(s) => (s, true),
+        None => (
+            srv.open_session(Transport::Websocket, handshake(req, query)),
+            false,
+        ),
+    };
+    if probing {
+        // Release a pending GET so the client can pause polling.
+        session.wake();
+    }
+    let srv2 = srv.clone();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+                // The common case (hyper or axum over TCP): drive the TcpStream directly.
+                Ok(parts) => {
+                    conn::run(
+                        srv2,
+                        session,
+                        parts.io.into_inner(),
+                        parts.read_buf,
+                        probing,
+                    )
+                    .await
+                }
+                Err(upgraded) => {
+                    conn::run(srv2, session, TokioIo::new(upgraded), Bytes::new(), probing).await
+                }
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade failed");
+                if probing {
+                    session.upgrading.store(false, Ordering::Release);
+                } else {
+                    srv2.close_session(&session, DisconnectReason::TransportError);
+                }
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "Upgrade")
+        .header("sec-websocket-accept", ws::accept_key(&key))
+        .body(Full::new(Bytes::new()))
+        .expect("static response")
+}
+
+/// The Engine.IO OPEN packet for a new session.
+pub(crate) fn open_frame(srv: &Inner, sid: &str, transport: Transport) -> Frame {
+    let upgrades = if transport == Transport::Polling && srv.config.transports.websocket {
+        "[\"websocket\"]"
+    } else {
+        "[]"
+    };
+    let open = format!(
+        "0{{\"sid\":\"{sid}\",\"upgrades\":{upgrades},\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
+        srv.config.ping_interval.as_millis(),
+        srv.config.ping_timeout.as_millis(),
+        srv.config.max_payload
+    );
+    Frame::text(open.as_bytes())
+}
+
+/// Queue a control packet (used by the heartbeat and the close path).
+pub(crate) fn push_control(srv: &Inner, sess: &Session, payload: &[u8]) {
+    sess.push(
+        &[Frame::text(payload)],
+        Class::Control,
+        srv.config.max_buffer,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_decode() {
+        assert_eq!(
+            query_param("EIO=4&transport=polling&t=x", "transport").as_deref(),
+            Some("polling")
+        );
+        assert_eq!(
+            query_param("token=a%2Bb%3D&x", "token").as_deref(),
+            Some("a+b=")
+        );
+        assert_eq!(query_param("x", "y"), None);
+        assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
+    }
+}

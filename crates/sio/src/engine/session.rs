@@ -1,0 +1,230 @@
+//! One Engine.IO session: its outbound queue (shared by whichever transport is active),
+//! its heartbeat state and the Socket.IO sockets multiplexed on it.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+
+use super::ws;
+use crate::socket::Socket;
+
+/// One outgoing Engine.IO packet, pre-framed for WebSocket. Polling strips the header.
+#[derive(Clone)]
+pub(crate) struct Frame {
+    /// WebSocket header + payload. Cloning shares the bytes (a broadcast is encoded once).
+    pub(crate) bytes: Bytes,
+    /// Length of the WebSocket header at the front of `bytes`.
+    pub(crate) hdr: u8,
+    /// An Engine.IO binary message (base64 with a `b` prefix over polling).
+    pub(crate) binary: bool,
+}
+
+impl Frame {
+    /// A text Engine.IO packet (`payload` starts with the packet type digit).
+    pub(crate) fn text(payload: &[u8]) -> Self {
+        Self {
+            hdr: ws::header_len(payload.len()) as u8,
+            bytes: ws::frame(ws::OP_TEXT, payload),
+            binary: false,
+        }
+    }
+    /// A binary Engine.IO message (a Socket.IO attachment).
+    pub(crate) fn binary(payload: &[u8]) -> Self {
+        Self {
+            hdr: ws::header_len(payload.len()) as u8,
+            bytes: ws::frame(ws::OP_BINARY, payload),
+            binary: true,
+        }
+    }
+    /// The Engine.IO payload without the WebSocket header.
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.bytes[self.hdr as usize..]
+    }
+}
+
+/// How a frame is treated when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Pings, connect acks, close: always queued (they are few and small).
+    Control,
+    /// Must be delivered: a full queue disconnects the slow consumer instead.
+    Reliable,
+    /// May be dropped when the queue is full (counted).
+    Volatile,
+}
+
+/// Result of queueing a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Queued,
+    /// A volatile frame did not fit.
+    Dropped,
+    /// A reliable frame did not fit: the caller must close the session (slow consumer).
+    Overflow,
+    /// The session is closed.
+    Closed,
+}
+
+/// The outbound queue. Guarded by `Session::out`.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    pub(crate) queue: VecDeque<Frame>,
+    /// Bytes of the front frame already written (WebSocket partial writes).
+    pub(crate) head_off: usize,
+    /// The active transport's writer, parked on an empty queue.
+    pub(crate) waker: Option<Waker>,
+    pub(crate) closed: bool,
+}
+
+/// Active transport of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Transport {
+    Polling = 0,
+    Websocket = 1,
+}
+
+/// What the connect hook can see of the request that opened the session.
+#[derive(Debug, Default)]
+pub struct Handshake {
+    /// Request headers of the handshake.
+    pub headers: HeaderMap,
+    /// Raw query string of the handshake.
+    pub query: String,
+    /// Peer address, when the HTTP layer provided a [`crate::RemoteAddr`].
+    pub remote: Option<SocketAddr>,
+}
+
+impl Handshake {
+    /// A query parameter's (percent-decoded) value.
+    pub fn query_param(&self, key: &str) -> Option<String> {
+        crate::engine::http::query_param(&self.query, key)
+    }
+}
+
+/// Binary attachments still expected for a packet.
+pub(crate) struct PartialBinary {
+    pub(crate) text: String,
+    pub(crate) remaining: usize,
+    pub(crate) bins: Vec<Bytes>,
+}
+
+pub(crate) struct Session {
+    pub(crate) sid: Arc<str>,
+    pub(crate) out: Mutex<Outbox>,
+    transport: AtomicU8,
+    /// A WebSocket probe is in progress (polling GETs are answered with noops).
+    pub(crate) upgrading: AtomicBool,
+    /// A polling GET / POST is in flight (a second one is a protocol error).
+    pub(crate) get_pending: AtomicBool,
+    pub(crate) post_pending: AtomicBool,
+    /// Heartbeat (milliseconds since the server's epoch): next ping, pong deadline (0: none due).
+    pub(crate) next_ping: AtomicU64,
+    pub(crate) pong_deadline: AtomicU64,
+    pub(crate) created_ms: u64,
+    pub(crate) sockets: Mutex<Vec<Socket>>,
+    pub(crate) partial: Mutex<Option<PartialBinary>>,
+    pub(crate) handshake: Arc<Handshake>,
+}
+
+impl Session {
+    pub(crate) fn new(
+        sid: Arc<str>,
+        transport: Transport,
+        handshake: Handshake,
+        now_ms: u64,
+        ping_ms: u64,
+    ) -> Self {
+        Self {
+            sid,
+            out: Mutex::new(Outbox::default()),
+            transport: AtomicU8::new(transport as u8),
+            upgrading: AtomicBool::new(false),
+            get_pending: AtomicBool::new(false),
+            post_pending: AtomicBool::new(false),
+            next_ping: AtomicU64::new(now_ms + ping_ms),
+            pong_deadline: AtomicU64::new(0),
+            created_ms: now_ms,
+            sockets: Mutex::new(Vec::new()),
+            partial: Mutex::new(None),
+            handshake: Arc::new(handshake),
+        }
+    }
+
+    pub(crate) fn transport(&self) -> Transport {
+        if self.transport.load(Ordering::Acquire) == Transport::Websocket as u8 {
+            Transport::Websocket
+        } else {
+            Transport::Polling
+        }
+    }
+
+    /// Switch to WebSocket (end of an upgrade) and wake whoever waits on the queue.
+    pub(crate) fn set_websocket(&self) {
+        self.transport
+            .store(Transport::Websocket as u8, Ordering::Release);
+        self.upgrading.store(false, Ordering::Release);
+        self.wake();
+    }
+
+    pub(crate) fn wake(&self) {
+        let w = self.out.lock().expect("outbox lock").waker.take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.out.lock().expect("outbox lock").closed
+    }
+
+    /// Queue frames that belong together (a packet and its attachments) under one lock.
+    pub(crate) fn push(&self, frames: &[Frame], class: Class, max: usize) -> Pushed {
+        let waker = {
+            let mut o = self.out.lock().expect("outbox lock");
+            if o.closed {
+                return Pushed::Closed;
+            }
+            if class != Class::Control && o.queue.len() + frames.len() > max {
+                return if class == Class::Volatile {
+                    Pushed::Dropped
+                } else {
+                    Pushed::Overflow
+                };
+            }
+            o.queue.extend(frames.iter().cloned());
+            o.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Pushed::Queued
+    }
+
+    /// Mark closed (idempotent); returns whether this call closed it.
+    pub(crate) fn mark_closed(&self) -> bool {
+        let (first, waker) = {
+            let mut o = self.out.lock().expect("outbox lock");
+            let first = !o.closed;
+            o.closed = true;
+            (first, o.waker.take())
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        first
+    }
+
+    pub(crate) fn socket(&self, ns: &str) -> Option<Socket> {
+        self.sockets
+            .lock()
+            .expect("sockets lock")
+            .iter()
+            .find(|s| s.ns_name() == ns)
+            .cloned()
+    }
+}

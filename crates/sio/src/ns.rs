@@ -1,0 +1,515 @@
+//! A namespace: its handlers, its sockets, the room -> members index and the recovery
+//! buffer. A broadcast is encoded once and the same bytes are queued for every member.
+
+use futures_util::future::BoxFuture;
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::adapter::{Adapter, BroadcastMessage};
+use crate::engine::session::{Class, Frame, Pushed, Session};
+use crate::packet::{Encoder, PacketKind};
+use crate::recovery::{Recovery, Restored};
+use crate::server::{Inner, Shared};
+use crate::socket::{Event, Socket};
+use crate::DisconnectReason;
+
+/// A refused connection: sent to the client as `connect_error` (`err.message`, `err.data`).
+#[derive(Debug, Clone)]
+pub struct ConnectError {
+    /// Shown by the client as `err.message`.
+    pub message: String,
+    /// Optional details (`err.data`).
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    /// A refusal with a message only.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+}
+
+type ConnectHook = Arc<
+    dyn Fn(Socket, serde_json::Value) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync,
+>;
+type SyncHandler = Arc<dyn Fn(&Socket, Event) + Send + Sync>;
+type AsyncHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// An event handler: sync ones run inline on the connection's task, async ones on a task
+/// per socket that drains the socket's events in order.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    Sync(SyncHandler),
+    Async(AsyncHandler),
+}
+
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub(crate) connect: Option<ConnectHook>,
+    pub(crate) connection: Option<Arc<dyn Fn(&Socket) + Send + Sync>>,
+    pub(crate) events: HashMap<String, Handler>,
+    pub(crate) any: Option<Handler>,
+    pub(crate) disconnect: Option<Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>>,
+}
+
+/// Registers a namespace's handlers before the server is built.
+pub struct NamespaceBuilder {
+    pub(crate) name: String,
+    pub(crate) handlers: Handlers,
+}
+
+impl NamespaceBuilder {
+    /// Runs for every CONNECT before the client is acknowledged (authentication). The socket
+    /// is not in any room yet; data stored on it stays. `Err` is sent as `connect_error`.
+    /// Events the client sends meanwhile wait and are dispatched in order afterwards.
+    pub fn on_connect<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Socket, serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.handlers.connect = Some(Arc::new(move |s, a| Box::pin(f(s, a))));
+        self
+    }
+
+    /// Runs right after the CONNECT ack is queued, before any event of the client.
+    pub fn on_connection(mut self, f: impl Fn(&Socket) + Send + Sync + 'static) -> Self {
+        self.handlers.connection = Some(Arc::new(f));
+        self
+    }
+
+    /// A synchronous handler for `event`, run inline in arrival order.
+    pub fn on(mut self, event: &str, f: impl Fn(&Socket, Event) + Send + Sync + 'static) -> Self {
+        self.handlers
+            .events
+            .insert(event.to_owned(), Handler::Sync(Arc::new(f)));
+        self
+    }
+
+    /// An async handler for `event`. The socket's later events wait until it completes.
+    pub fn on_async<F, Fut>(mut self, event: &str, f: F) -> Self
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.handlers.events.insert(
+            event.to_owned(),
+            Handler::Async(Arc::new(move |s, e| Box::pin(f(s, e)))),
+        );
+        self
+    }
+
+    /// Handler for events with no handler of their own (synchronous).
+    pub fn on_any(mut self, f: impl Fn(&Socket, Event) + Send + Sync + 'static) -> Self {
+        self.handlers.any = Some(Handler::Sync(Arc::new(f)));
+        self
+    }
+
+    /// Async handler for events with no handler of their own.
+    pub fn on_any_async<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.handlers.any = Some(Handler::Async(Arc::new(move |s, e| Box::pin(f(s, e)))));
+        self
+    }
+
+    /// Runs once when a connected socket leaves (any reason).
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(&Socket, DisconnectReason) + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers.disconnect = Some(Arc::new(f));
+        self
+    }
+}
+
+pub(crate) struct NsState {
+    pub(crate) sockets: IndexMap<Arc<str>, Socket>,
+    pub(crate) rooms: HashMap<Arc<str>, IndexMap<Arc<str>, Socket>>,
+    pub(crate) recovery: Option<Recovery>,
+    seq: u64,
+}
+
+/// A Socket.IO namespace.
+pub struct Namespace {
+    pub(crate) name: Arc<str>,
+    pub(crate) handlers: Handlers,
+    pub(crate) state: Mutex<NsState>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) srv: Weak<Inner>,
+    adapter: Arc<dyn Adapter>,
+}
+
+/// Targets of an emit: rooms, exceptions, volatility. Built by [`Namespace::to`] and
+/// [`Socket::to`].
+#[derive(Clone)]
+pub struct BroadcastOperator {
+    ns: Arc<Namespace>,
+    rooms: Vec<Arc<str>>,
+    except: Vec<Arc<str>>,
+    volatile: bool,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Arc<Namespace>) -> Self {
+        Self {
+            ns,
+            rooms: Vec::new(),
+            except: Vec::new(),
+            volatile: false,
+        }
+    }
+    /// Also target `room`.
+    pub fn to(mut self, room: impl AsRef<str>) -> Self {
+        self.rooms.push(Arc::from(room.as_ref()));
+        self
+    }
+    /// Skip sockets in `room`.
+    pub fn except(mut self, room: impl AsRef<str>) -> Self {
+        self.except.push(Arc::from(room.as_ref()));
+        self
+    }
+    /// May be dropped for a slow socket; not replayed on recovery.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+    /// Emit `event` with one argument; returns the number of local sockets reached.
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<usize, serde_json::Error> {
+        let args = serde_json::to_string(data)?;
+        Ok(self.emit_raw(event, args, Vec::new()))
+    }
+    /// Emit pre-encoded arguments (`args`: JSON values joined by commas).
+    pub fn emit_raw(&self, event: &str, args: String, bins: Vec<bytes::Bytes>) -> usize {
+        let msg = BroadcastMessage {
+            rooms: self.rooms.clone(),
+            except: self.except.clone(),
+            volatile: self.volatile,
+            event: event.to_owned(),
+            args,
+            bins,
+        };
+        self.ns.adapter.broadcast(&self.ns, msg)
+    }
+}
+
+impl Namespace {
+    pub(crate) fn new(
+        b: NamespaceBuilder,
+        shared: Arc<Shared>,
+        srv: Weak<Inner>,
+        adapter: Arc<dyn Adapter>,
+    ) -> Self {
+        let recovery = shared
+            .config
+            .recovery
+            .map(|w| Recovery::new(w, shared.config.recovery_max_packets));
+        Self {
+            name: Arc::from(b.name),
+            handlers: b.handlers,
+            state: Mutex::new(NsState {
+                sockets: IndexMap::new(),
+                rooms: HashMap::new(),
+                recovery,
+                seq: 0,
+            }),
+            shared,
+            srv,
+            adapter,
+        }
+    }
+
+    /// The namespace's name (e.g. `/`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Start an emit to `room` (chain `.to`, `.except`, `.volatile`).
+    pub fn to(self: &Arc<Self>, room: impl AsRef<str>) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone()).to(room)
+    }
+
+    /// Start an emit to every socket of the namespace.
+    pub fn broadcast(self: &Arc<Self>) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone())
+    }
+
+    /// Connected sockets.
+    pub fn socket_count(&self) -> usize {
+        self.lock().sockets.len()
+    }
+
+    /// A connected socket by id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        self.lock().sockets.get(id).cloned()
+    }
+
+    /// Members of `room`.
+    pub fn room_size(&self, room: &str) -> usize {
+        self.lock().rooms.get(room).map_or(0, |m| m.len())
+    }
+
+    /// Every room with its member count (sockets' own id rooms excluded), sorted by name.
+    pub fn rooms(&self) -> Vec<(String, usize)> {
+        let st = self.lock();
+        let mut v: Vec<(String, usize)> = st
+            .rooms
+            .iter()
+            .filter(|(r, m)| !(m.len() == 1 && st.sockets.contains_key(&***r)))
+            .map(|(r, m)| (r.to_string(), m.len()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Ids of the sockets in `room`.
+    pub fn room_members(&self, room: &str) -> Vec<String> {
+        self.lock()
+            .rooms
+            .get(room)
+            .map_or_else(Vec::new, |m| m.keys().map(|k| k.to_string()).collect())
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, NsState> {
+        self.state.lock().expect("namespace lock")
+    }
+
+    /// Deliver a broadcast to this node's members. `offset`: the cluster bus's offset, or
+    /// `None` to number it locally. Returns the number of sockets it was queued for.
+    pub fn deliver(&self, msg: &BroadcastMessage, offset: Option<u64>) -> usize {
+        let cfg = &self.shared.config;
+        let stats = &self.shared.stats;
+        let mut overflowed: Vec<Arc<Session>> = Vec::new();
+        let mut delivered = 0;
+        {
+            let mut st = self.lock();
+            let st = &mut *st;
+            let offset = match (&mut st.recovery, msg.volatile) {
+                (Some(r), false) => Some(offset.unwrap_or_else(|| r.next_offset())),
+                _ => None,
+            };
+            let frames = encode_event(
+                &self.name,
+                &msg.event,
+                &msg.args,
+                &msg.bins,
+                offset.map(|o| o.to_string()).as_deref(),
+            );
+            if let (Some(r), Some(o)) = (&mut st.recovery, offset) {
+                r.record(o, msg.rooms.clone(), msg.except.clone(), frames.clone());
+            }
+            st.seq += 1;
+            let seq = st.seq;
+            let except: HashSet<&str> = msg
+                .except
+                .iter()
+                .filter_map(|r| st.rooms.get(r))
+                .flat_map(|m| m.keys().map(|k| &**k))
+                .collect();
+            let class = if msg.volatile {
+                Class::Volatile
+            } else {
+                Class::Reliable
+            };
+            let mut send = |s: &Socket| {
+                if s.0.last_seq.swap(seq, Ordering::Relaxed) == seq || except.contains(&*s.0.id) {
+                    return;
+                }
+                match s.0.session.push(&frames, class, cfg.max_buffer) {
+                    Pushed::Queued => delivered += 1,
+                    Pushed::Dropped => {
+                        stats.volatile_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Pushed::Overflow => overflowed.push(s.0.session.clone()),
+                    Pushed::Closed => {}
+                }
+            };
+            if msg.rooms.is_empty() {
+                st.sockets.values().for_each(&mut send);
+            } else {
+                for r in &msg.rooms {
+                    if let Some(m) = st.rooms.get(r) {
+                        m.values().for_each(&mut send);
+                    }
+                }
+            }
+        }
+        stats.broadcasts.fetch_add(1, Ordering::Relaxed);
+        stats
+            .deliveries
+            .fetch_add(delivered as u64, Ordering::Relaxed);
+        self.close_slow(overflowed);
+        delivered
+    }
+
+    pub(crate) fn close_slow(&self, sessions: Vec<Arc<Session>>) {
+        if sessions.is_empty() {
+            return;
+        }
+        if let Some(srv) = self.srv.upgrade() {
+            for s in sessions {
+                srv.close_session(&s, DisconnectReason::SlowConsumer);
+            }
+        }
+    }
+
+    /// Make a socket a member: joins its rooms, queues the CONNECT ack and missed packets.
+    pub(crate) fn add(
+        &self,
+        s: &Socket,
+        restored: Option<Restored>,
+    ) -> Result<(), DisconnectReason> {
+        let cfg = &self.shared.config;
+        let mut st = self.lock();
+        st.sockets.insert(s.0.id.clone(), s.clone());
+        let (rooms, missed) = match restored {
+            Some(r) => {
+                *s.0.data.lock().expect("data lock") = r.data;
+                (r.rooms, r.missed)
+            }
+            None => (vec![s.0.id.clone()], Vec::new()),
+        };
+        for r in &rooms {
+            st.rooms
+                .entry(r.clone())
+                .or_default()
+                .insert(s.0.id.clone(), s.clone());
+        }
+        *s.0.rooms.lock().expect("rooms lock") = rooms;
+        s.0.connected.store(true, Ordering::Release);
+        let ack = match &s.0.pid {
+            Some(pid) => format!("{{\"sid\":\"{}\",\"pid\":\"{}\"}}", s.0.id, pid),
+            None => format!("{{\"sid\":\"{}\"}}", s.0.id),
+        };
+        let enc = Encoder {
+            kind: PacketKind::Connect,
+            ns: &self.name,
+            id: None,
+            attachments: 0,
+        };
+        s.0.session.push(
+            &[Frame::text(&enc.raw(&ack))],
+            Class::Control,
+            cfg.max_buffer,
+        );
+        for frames in missed {
+            if s.0.session.push(&frames, Class::Reliable, cfg.max_buffer) == Pushed::Overflow {
+                return Err(DisconnectReason::SlowConsumer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove a socket from the namespace and its rooms; keep its session for recovery.
+    pub(crate) fn remove(&self, s: &Socket, persist: bool) {
+        let mut st = self.lock();
+        if st.sockets.shift_remove(&s.0.id).is_none() {
+            return;
+        }
+        let rooms = std::mem::take(&mut *s.0.rooms.lock().expect("rooms lock"));
+        for r in &rooms {
+            if let Some(m) = st.rooms.get_mut(r) {
+                m.swap_remove(&s.0.id);
+                if m.is_empty() {
+                    st.rooms.remove(r);
+                }
+            }
+        }
+        if let (true, Some(pid), Some(rec)) = (persist, &s.0.pid, st.recovery.as_mut()) {
+            let data = std::mem::take(&mut *s.0.data.lock().expect("data lock"));
+            rec.persist(pid.clone(), s.0.id.clone(), rooms, data);
+        }
+    }
+
+    pub(crate) fn join(&self, s: &Socket, room: &str) -> bool {
+        let mut st = self.lock();
+        if !st.sockets.contains_key(&s.0.id) {
+            return false;
+        }
+        let key: Arc<str> = st
+            .rooms
+            .get_key_value(room)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| Arc::from(room));
+        let m = st.rooms.entry(key.clone()).or_default();
+        if m.insert(s.0.id.clone(), s.clone()).is_none() {
+            s.0.rooms.lock().expect("rooms lock").push(key);
+        }
+        true
+    }
+
+    pub(crate) fn leave(&self, s: &Socket, room: &str) -> bool {
+        let mut st = self.lock();
+        let Some(m) = st.rooms.get_mut(room) else {
+            return false;
+        };
+        let was = m.swap_remove(&s.0.id).is_some();
+        if m.is_empty() {
+            st.rooms.remove(room);
+        }
+        if was {
+            s.0.rooms
+                .lock()
+                .expect("rooms lock")
+                .retain(|r| &**r != room);
+        }
+        was
+    }
+
+    pub(crate) fn restore(&self, pid: &str, offset: &str) -> Option<Restored> {
+        self.lock().recovery.as_mut()?.restore(pid, offset)
+    }
+
+    pub(crate) fn sweep(&self) {
+        if let Some(r) = self.lock().recovery.as_mut() {
+            r.sweep();
+        }
+    }
+}
+
+/// Encode an EVENT (or BINARY_EVENT with its attachments) once.
+pub(crate) fn encode_event(
+    ns: &str,
+    event: &str,
+    args: &str,
+    bins: &[bytes::Bytes],
+    offset: Option<&str>,
+) -> Arc<[Frame]> {
+    encode_event_id(ns, event, args, bins, offset, None)
+}
+
+pub(crate) fn encode_event_id(
+    ns: &str,
+    event: &str,
+    args: &str,
+    bins: &[bytes::Bytes],
+    offset: Option<&str>,
+    id: Option<u64>,
+) -> Arc<[Frame]> {
+    let kind = if bins.is_empty() {
+        PacketKind::Event
+    } else {
+        PacketKind::BinaryEvent
+    };
+    let enc = Encoder {
+        kind,
+        ns,
+        id,
+        attachments: bins.len(),
+    };
+    let mut frames = Vec::with_capacity(1 + bins.len());
+    frames.push(Frame::text(&enc.event(event, args, offset)));
+    frames.extend(bins.iter().map(|b| Frame::binary(b)));
+    frames.into()
+}

@@ -1,0 +1,572 @@
+//! The server: configuration, namespaces, the session table, the heartbeat, and the
+//! routing of Engine.IO messages to Socket.IO packets.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use rand::RngCore;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+use crate::adapter::{Adapter, LocalAdapter};
+use crate::engine::http::{self as eio_http, open_frame, push_control};
+use crate::engine::session::{Handshake, PartialBinary, Session, Transport};
+use crate::ns::{Namespace, NamespaceBuilder};
+use crate::packet::{self, PacketKind};
+use crate::socket::{Event, Socket};
+use crate::{Config, DisconnectReason, RemoteAddr, Stats};
+
+/// A raw Engine.IO message handler (used instead of Socket.IO, e.g. by an echo server).
+pub type EngineHandler = Arc<dyn Fn(&EngineSocket, EngineMessage) + Send + Sync>;
+
+/// A raw Engine.IO message.
+#[derive(Debug, Clone)]
+pub enum EngineMessage {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// A raw Engine.IO session, for [`ServerBuilder::engine_only`].
+pub struct EngineSocket {
+    srv: Arc<Inner>,
+    sess: Arc<Session>,
+}
+
+impl EngineSocket {
+    /// Send a message back.
+    pub fn send(&self, msg: EngineMessage) {
+        use crate::engine::session::{Class, Frame};
+        let f = match msg {
+            EngineMessage::Text(t) => Frame::text(format!("4{t}").as_bytes()),
+            EngineMessage::Binary(b) => Frame::binary(&b),
+        };
+        self.sess
+            .push(&[f], Class::Reliable, self.srv.config.max_buffer);
+    }
+}
+
+/// State shared by the server and its namespaces.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) stats: Stats,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) stats: Arc<Shared>,
+    sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    namespaces: HashMap<String, Arc<Namespace>>,
+    engine_handler: Option<EngineHandler>,
+    epoch: Instant,
+    heartbeat_started: AtomicBool,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Stats;
+    fn deref(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+/// Builds a [`Server`]: configuration, namespaces and their handlers, the adapter.
+pub struct ServerBuilder {
+    config: Config,
+    namespaces: Vec<NamespaceBuilder>,
+    adapter: Arc<dyn Adapter>,
+    engine_handler: Option<EngineHandler>,
+}
+
+impl ServerBuilder {
+    /// Add namespace `name` (e.g. `/`), registering its handlers in `f`.
+    pub fn namespace(
+        mut self,
+        name: &str,
+        f: impl FnOnce(NamespaceBuilder) -> NamespaceBuilder,
+    ) -> Self {
+        let b = NamespaceBuilder {
+            name: name.to_owned(),
+            handlers: Default::default(),
+        };
+        self.namespaces.push(f(b));
+        self
+    }
+
+    /// Route broadcasts through `adapter` (default: [`LocalAdapter`]).
+    pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
+        self.adapter = adapter;
+        self
+    }
+
+    /// Serve raw Engine.IO: every message goes to `f`, no Socket.IO parsing.
+    pub fn engine_only(
+        mut self,
+        f: impl Fn(&EngineSocket, EngineMessage) + Send + Sync + 'static,
+    ) -> Self {
+        self.engine_handler = Some(Arc::new(f));
+        self
+    }
+
+    /// Freeze the configuration and handlers.
+    pub fn build(self) -> Server {
+        let shared = Arc::new(Shared {
+            config: self.config.clone(),
+            stats: Stats::default(),
+        });
+        let inner = Arc::new_cyclic(|weak| Inner {
+            config: self.config,
+            stats: shared.clone(),
+            sessions: Mutex::new(HashMap::new()),
+            namespaces: self
+                .namespaces
+                .into_iter()
+                .map(|b| {
+                    let name = b.name.clone();
+                    (
+                        name,
+                        Arc::new(Namespace::new(
+                            b,
+                            shared.clone(),
+                            weak.clone(),
+                            self.adapter.clone(),
+                        )),
+                    )
+                })
+                .collect(),
+            engine_handler: self.engine_handler,
+            epoch: Instant::now(),
+            heartbeat_started: AtomicBool::new(false),
+        });
+        Server { inner }
+    }
+}
+
+/// The Socket.IO server. Cheap to clone.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("path", &self.inner.config.path)
+            .finish()
+    }
+}
+
+/// A random 20-character url-safe id.
+pub(crate) fn new_id() -> Arc<str> {
+    use base64::Engine as _;
+    let mut b = [0u8; 15];
+    rand::rng().fill_bytes(&mut b);
+    Arc::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+impl Server {
+    /// Start building a server.
+    pub fn builder(config: Config) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            namespaces: Vec::new(),
+            adapter: Arc::new(LocalAdapter),
+            engine_handler: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether `path` belongs to the engine endpoint.
+    pub fn is_engine_path(&self, path: &str) -> bool {
+        let p = self.inner.config.path.trim_end_matches('/');
+        path == p || path.strip_prefix(p) == Some("/")
+    }
+
+    /// Handle one HTTP request for the engine path (polling, WebSocket upgrade, CORS).
+    /// The request must carry hyper's upgrade extension for WebSocket to work.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        eio_http::handle(self.inner.clone(), req).await
+    }
+
+    /// A namespace by name.
+    pub fn of(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.inner.namespaces.get(name).cloned()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats.stats
+    }
+
+    /// Open Engine.IO sessions by transport: (websocket, polling).
+    pub fn sessions_by_transport(&self) -> (usize, usize) {
+        let s = self.inner.sessions.lock().expect("sessions lock");
+        let ws = s
+            .values()
+            .filter(|s| s.transport() == Transport::Websocket)
+            .count();
+        (ws, s.len() - ws)
+    }
+
+    /// Close every session (reason `server shutting down`).
+    pub fn close_all(&self) {
+        let all: Vec<Arc<Session>> = self
+            .inner
+            .sessions
+            .lock()
+            .expect("sessions lock")
+            .values()
+            .cloned()
+            .collect();
+        for s in all {
+            push_control(&self.inner, &s, b"1");
+            self.inner
+                .close_session(&s, DisconnectReason::ServerShutdown);
+        }
+    }
+
+    /// Serve the engine alone on `listener` until `shutdown` resolves (other paths: 404).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                r = listener.accept() => {
+                    let (stream, peer) = match r {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // e.g. EMFILE: back off instead of spinning
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                            let this = this.clone();
+                            async move {
+                                req.extensions_mut().insert(RemoteAddr(peer));
+                                if this.is_engine_path(req.uri().path()) {
+                                    Ok::<_, Infallible>(this.handle(req).await)
+                                } else {
+                                    Ok(Response::builder().status(404).body(Full::new(Bytes::from_static(b"not found"))).expect("static"))
+                                }
+                            }
+                        });
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, svc)
+                            .with_upgrades()
+                            .await;
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        self.close_all();
+        Ok(())
+    }
+}
+
+impl Inner {
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn session(&self, sid: &str) -> Option<Arc<Session>> {
+        self.sessions
+            .lock()
+            .expect("sessions lock")
+            .get(sid)
+            .cloned()
+    }
+
+    pub(crate) fn open_session(
+        self: &Arc<Self>,
+        transport: Transport,
+        hs: Handshake,
+    ) -> Arc<Session> {
+        self.start_heartbeat();
+        let sid = new_id();
+        let sess = Arc::new(Session::new(
+            sid.clone(),
+            transport,
+            hs,
+            self.now_ms(),
+            self.config.ping_interval.as_millis() as u64,
+        ));
+        sess.push(
+            &[open_frame(self, &sid, transport)],
+            crate::engine::session::Class::Control,
+            usize::MAX,
+        );
+        self.sessions
+            .lock()
+            .expect("sessions lock")
+            .insert(sid, sess.clone());
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        self.stats.connections_total.fetch_add(1, Ordering::Relaxed);
+        sess
+    }
+
+    /// Close a session and every socket on it (idempotent).
+    pub(crate) fn close_session(&self, sess: &Arc<Session>, reason: DisconnectReason) {
+        if !sess.mark_closed() {
+            return;
+        }
+        self.sessions
+            .lock()
+            .expect("sessions lock")
+            .remove(&sess.sid);
+        self.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        if reason == DisconnectReason::SlowConsumer {
+            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(sid = %sess.sid, "slow consumer disconnected: outbound queue full");
+        } else {
+            tracing::debug!(sid = %sess.sid, %reason, "session closed");
+        }
+        let sockets: Vec<Socket> = std::mem::take(&mut *sess.sockets.lock().expect("sockets lock"));
+        for s in sockets {
+            s.close(reason);
+        }
+    }
+
+    fn start_heartbeat(self: &Arc<Self>) {
+        if self.heartbeat_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let min = self.config.ping_interval.min(self.config.ping_timeout);
+        let tick = (min / 5).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(tick);
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sweeps = 0u32;
+            loop {
+                iv.tick().await;
+                let Some(srv) = weak.upgrade() else { return };
+                srv.heartbeat();
+                sweeps += 1;
+                if sweeps % 64 == 0 {
+                    srv.namespaces.values().for_each(|n| n.sweep());
+                }
+            }
+        });
+    }
+
+    /// One heartbeat pass: ping who is due, close who missed a pong or never connected.
+    fn heartbeat(&self) {
+        let now = self.now_ms();
+        let interval = self.config.ping_interval.as_millis() as u64;
+        let timeout = self.config.ping_timeout.as_millis() as u64;
+        let connect_timeout = self.config.connect_timeout.as_millis() as u64;
+        let all: Vec<Arc<Session>> = self
+            .sessions
+            .lock()
+            .expect("sessions lock")
+            .values()
+            .cloned()
+            .collect();
+        for s in all {
+            let deadline = s.pong_deadline.load(Ordering::Acquire);
+            if deadline != 0 && now >= deadline {
+                self.close_session(&s, DisconnectReason::PingTimeout);
+                continue;
+            }
+            if self.engine_handler.is_none()
+                && now.saturating_sub(s.created_ms) >= connect_timeout
+                && s.sockets.lock().expect("sockets lock").is_empty()
+            {
+                push_control(self, &s, b"1");
+                self.close_session(&s, DisconnectReason::ConnectTimeout);
+                continue;
+            }
+            if deadline == 0 && now >= s.next_ping.load(Ordering::Acquire) {
+                s.pong_deadline.store(now + timeout, Ordering::Release);
+                s.next_ping.store(now + interval, Ordering::Release);
+                push_control(self, &s, b"2");
+            }
+        }
+    }
+
+    /// An Engine.IO text packet. `false`: malformed, close the connection.
+    pub(crate) fn on_text(
+        self: &Arc<Self>,
+        sess: &Arc<Session>,
+        text: &str,
+        transport: Transport,
+    ) -> bool {
+        let b = text.as_bytes();
+        match b.first() {
+            Some(b'4') => {
+                self.stats.packets_in.fetch_add(1, Ordering::Relaxed);
+                if let Some(h) = &self.engine_handler {
+                    let es = EngineSocket {
+                        srv: self.clone(),
+                        sess: sess.clone(),
+                    };
+                    h(&es, EngineMessage::Text(text[1..].to_owned()));
+                    return true;
+                }
+                self.on_sio(sess, &text[1..])
+            }
+            Some(b'3') => {
+                // pong: the next ping is due one interval after it.
+                sess.pong_deadline.store(0, Ordering::Release);
+                true
+            }
+            Some(b'2') => {
+                push_control(self, sess, format!("3{}", &text[1..]).as_bytes());
+                true
+            }
+            Some(b'1') => {
+                self.close_session(sess, DisconnectReason::TransportClose);
+                true
+            }
+            Some(b'6') => true,
+            Some(b'5') => transport == Transport::Websocket,
+            _ => false,
+        }
+    }
+
+    /// A binary Engine.IO message: an attachment of the pending binary packet.
+    pub(crate) fn on_binary(self: &Arc<Self>, sess: &Arc<Session>, data: Bytes) -> bool {
+        if let Some(h) = &self.engine_handler {
+            let es = EngineSocket {
+                srv: self.clone(),
+                sess: sess.clone(),
+            };
+            h(&es, EngineMessage::Binary(data));
+            return true;
+        }
+        let done = {
+            let mut p = sess.partial.lock().expect("partial lock");
+            let Some(pb) = p.as_mut() else { return false };
+            pb.bins.push(data);
+            pb.remaining -= 1;
+            if pb.remaining == 0 {
+                p.take()
+            } else {
+                None
+            }
+        };
+        if let Some(pb) = done {
+            return self.on_complete_packet(sess, &pb.text, pb.bins);
+        }
+        true
+    }
+
+    fn on_sio(&self, sess: &Arc<Session>, text: &str) -> bool {
+        let p = match packet::parse(text) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(sid = %sess.sid, error = %e, "malformed socket.io packet");
+                return false;
+            }
+        };
+        if p.attachments > 0 {
+            let mut partial = sess.partial.lock().expect("partial lock");
+            if partial.is_some() {
+                return false;
+            }
+            *partial = Some(PartialBinary {
+                text: text.to_owned(),
+                remaining: p.attachments,
+                bins: Vec::new(),
+            });
+            return true;
+        }
+        self.on_complete_packet(sess, text, Vec::new())
+    }
+
+    fn on_complete_packet(&self, sess: &Arc<Session>, text: &str, bins: Vec<Bytes>) -> bool {
+        let Ok(p) = packet::parse(text) else {
+            return false;
+        };
+        match p.kind {
+            PacketKind::Connect => {
+                let Some(ns) = self.namespaces.get(p.ns).cloned() else {
+                    let enc = packet::Encoder {
+                        kind: PacketKind::ConnectError,
+                        ns: p.ns,
+                        id: None,
+                        attachments: 0,
+                    };
+                    push_control(self, sess, &enc.raw("{\"message\":\"Invalid namespace\"}"));
+                    return true;
+                };
+                if sess.socket(p.ns).is_some() {
+                    return true; // already connected there: ignore the duplicate
+                }
+                let auth = if p.data.is_empty() {
+                    serde_json::Value::Object(Default::default())
+                } else {
+                    match serde_json::from_str(p.data) {
+                        Ok(v) => v,
+                        Err(_) => return false,
+                    }
+                };
+                Socket::connect(ns, sess.clone(), auth);
+                true
+            }
+            PacketKind::Event | PacketKind::BinaryEvent => {
+                let Some(s) = sess.socket(p.ns) else {
+                    tracing::debug!(
+                        ns = p.ns,
+                        "event for a namespace the client is not connected to"
+                    );
+                    return true;
+                };
+                match Event::parse(p.data.to_owned(), bins, p.id) {
+                    Some(ev) => {
+                        self.stats.events_in.fetch_add(1, Ordering::Relaxed);
+                        s.dispatch(ev);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            PacketKind::Ack | PacketKind::BinaryAck => {
+                if let (Some(s), Some(id)) = (sess.socket(p.ns), p.id) {
+                    s.resolve_ack(id, p.data.to_owned(), bins);
+                }
+                true
+            }
+            PacketKind::Disconnect => {
+                if let Some(s) = sess.socket(p.ns) {
+                    s.close(DisconnectReason::ClientNamespaceDisconnect);
+                }
+                true
+            }
+            PacketKind::ConnectError => false,
+        }
+    }
+}
+
+/// Peer address of an HTTP request; insert it as a request extension so connect hooks can
+/// see it (the standalone [`Server::serve`] does).
+impl From<SocketAddr> for RemoteAddr {
+    fn from(a: SocketAddr) -> Self {
+        RemoteAddr(a)
+    }
+}

@@ -1,0 +1,602 @@
+//! One connected socket (a client in one namespace): its rooms, data, pending acks, and
+//! the in-order dispatch of its events.
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
+use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace};
+use crate::packet::{split_args, Encoder, PacketKind};
+use crate::recovery::Restored;
+use crate::DisconnectReason;
+
+/// Why an emit to one socket failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    /// The data could not be serialized.
+    #[error("could not serialize the payload")]
+    Serialize,
+    /// The socket is disconnected.
+    #[error("socket closed")]
+    Closed,
+    /// The socket's queue was full: a reliable packet disconnected it (slow consumer).
+    #[error("slow consumer: queue full")]
+    SlowConsumer,
+    /// A volatile packet was dropped because the queue was full.
+    #[error("dropped (volatile)")]
+    Dropped,
+}
+
+/// Why an acknowledgement did not arrive.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AckError {
+    /// No answer within the timeout.
+    #[error("ack timeout")]
+    Timeout,
+    /// The socket disconnected first.
+    #[error("socket closed before the ack")]
+    Closed,
+    /// The packet could not be sent.
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+/// Why an event argument could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgError {
+    /// Fewer arguments than asked for.
+    #[error("missing argument")]
+    Missing,
+    /// The argument has the wrong shape.
+    #[error("invalid argument: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
+/// A client's answer to an `emit_with_ack`.
+#[derive(Debug, Clone)]
+pub struct AckReply {
+    /// The JSON array of the client's ack arguments.
+    pub args: String,
+    /// Binary attachments.
+    pub bins: Vec<Bytes>,
+}
+
+impl AckReply {
+    /// The first ack argument, deserialized.
+    pub fn first<T: DeserializeOwned>(&self) -> Result<T, ArgError> {
+        let args = split_args(&self.args).map_err(|_| ArgError::Missing)?;
+        let a = args.first().ok_or(ArgError::Missing)?;
+        Ok(serde_json::from_str(a.get())?)
+    }
+}
+
+/// A client event.
+#[derive(Debug)]
+pub struct Event {
+    name: String,
+    /// The whole JSON array `["name", args…]`.
+    data: String,
+    /// Byte range of the comma-joined arguments inside `data`.
+    args: (usize, usize),
+    bins: Vec<Bytes>,
+    ack: Option<u64>,
+}
+
+impl Event {
+    pub(crate) fn parse(data: String, bins: Vec<Bytes>, ack: Option<u64>) -> Option<Event> {
+        let (name, args) = {
+            let parts = split_args(&data).ok()?;
+            let first = parts.first()?;
+            let name: String = serde_json::from_str(first.get()).ok()?;
+            let base = data.as_ptr() as usize;
+            let args = match (parts.get(1), parts.last()) {
+                (Some(a), Some(z)) => {
+                    let s = a.get().as_ptr() as usize - base;
+                    let e = z.get().as_ptr() as usize - base + z.get().len();
+                    (s, e)
+                }
+                _ => (0, 0),
+            };
+            (name, args)
+        };
+        Some(Event {
+            name,
+            data,
+            args,
+            bins,
+            ack,
+        })
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The arguments as JSON values joined by commas (empty when there are none).
+    pub fn args_raw(&self) -> &str {
+        &self.data[self.args.0..self.args.1]
+    }
+    /// Number of arguments.
+    pub fn arg_count(&self) -> usize {
+        split_args(&self.data)
+            .map(|v| v.len().saturating_sub(1))
+            .unwrap_or(0)
+    }
+    /// Argument `i` (0 = the first after the name) as raw JSON.
+    pub fn arg_raw(&self, i: usize) -> Option<&RawValue> {
+        split_args(&self.data).ok()?.get(i + 1).copied()
+    }
+    /// Argument `i`, deserialized.
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, ArgError> {
+        let raw = self.arg_raw(i).ok_or(ArgError::Missing)?;
+        Ok(serde_json::from_str(raw.get())?)
+    }
+    /// Binary attachments.
+    pub fn bins(&self) -> &[Bytes] {
+        &self.bins
+    }
+    /// Whether the client asked for an acknowledgement.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+    /// Answer the client's ack callback with one argument (at most once; later calls are no-ops).
+    pub fn ack<T: Serialize + ?Sized>(
+        &mut self,
+        socket: &Socket,
+        data: &T,
+    ) -> Result<(), SendError> {
+        let args = serde_json::to_string(data).map_err(|_| SendError::Serialize)?;
+        self.ack_raw(socket, &args, Vec::new())
+    }
+    /// Answer with pre-encoded arguments (JSON values joined by commas) and attachments.
+    pub fn ack_raw(
+        &mut self,
+        socket: &Socket,
+        args: &str,
+        bins: Vec<Bytes>,
+    ) -> Result<(), SendError> {
+        let Some(id) = self.ack.take() else {
+            return Ok(());
+        };
+        let kind = if bins.is_empty() {
+            PacketKind::Ack
+        } else {
+            PacketKind::BinaryAck
+        };
+        let enc = Encoder {
+            kind,
+            ns: &socket.0.ns.name,
+            id: Some(id),
+            attachments: bins.len(),
+        };
+        let mut frames = vec![Frame::text(&enc.ack(args))];
+        frames.extend(bins.iter().map(|b| Frame::binary(b)));
+        socket.push(&frames, Class::Reliable)
+    }
+}
+
+enum Job {
+    Event(Event),
+}
+
+#[derive(Default)]
+struct Inbox {
+    queue: VecDeque<Job>,
+    /// A task is draining the queue (or the connect hook runs): new events queue up.
+    running: bool,
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) id: Arc<str>,
+    pub(crate) pid: Option<Arc<str>>,
+    pub(crate) ns: Arc<Namespace>,
+    pub(crate) session: Arc<Session>,
+    pub(crate) rooms: Mutex<Vec<Arc<str>>>,
+    pub(crate) data: Mutex<http::Extensions>,
+    acks: Mutex<HashMap<u64, oneshot::Sender<AckReply>>>,
+    next_ack: AtomicU64,
+    inbox: Mutex<Inbox>,
+    /// The last broadcast this socket was queued for (dedupes multi-room emits).
+    pub(crate) last_seq: AtomicU64,
+    pub(crate) connected: AtomicBool,
+    recovered: bool,
+}
+
+/// A handle to a connected socket. Cheap to clone.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("ns", &self.0.ns.name)
+            .finish()
+    }
+}
+
+impl Socket {
+    /// The socket id (also the name of its own room).
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+    /// The namespace name.
+    pub fn ns_name(&self) -> &str {
+        &self.0.ns.name
+    }
+    /// The namespace.
+    pub fn ns(&self) -> &Arc<Namespace> {
+        &self.0.ns
+    }
+    /// Whether this connection restored a previous session (connection state recovery).
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+    /// The request that opened the underlying Engine.IO session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.session.handshake
+    }
+    /// `websocket` or `polling`.
+    pub fn transport(&self) -> &'static str {
+        match self.0.session.transport() {
+            Transport::Websocket => "websocket",
+            Transport::Polling => "polling",
+        }
+    }
+    /// Whether the socket is still connected.
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    /// Store a value on the socket (one per type). Kept across recovery.
+    pub fn insert<T: Clone + Send + Sync + 'static>(&self, v: T) {
+        self.0.data.lock().expect("data lock").insert(v);
+    }
+    /// A copy of the value of type `T`, if stored.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.0.data.lock().expect("data lock").get::<T>().cloned()
+    }
+
+    /// Join `room` (idempotent). `false` if the socket is no longer connected.
+    pub fn join(&self, room: impl AsRef<str>) -> bool {
+        self.0.ns.join(self, room.as_ref())
+    }
+    /// Leave `room`; `true` if it was a member.
+    pub fn leave(&self, room: impl AsRef<str>) -> bool {
+        self.0.ns.leave(self, room.as_ref())
+    }
+    /// The rooms this socket is in (its own id room included).
+    pub fn rooms(&self) -> Vec<String> {
+        self.0
+            .rooms
+            .lock()
+            .expect("rooms lock")
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+    /// Emit to `room`, excluding this socket (like socket.io's `socket.to(room)`).
+    pub fn to(&self, room: impl AsRef<str>) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.ns.clone())
+            .to(room)
+            .except(&*self.0.id)
+    }
+
+    fn push(&self, frames: &[Frame], class: Class) -> Result<(), SendError> {
+        let shared = &self.0.ns.shared;
+        match self.0.session.push(frames, class, shared.config.max_buffer) {
+            Pushed::Queued => {
+                shared.stats.emits.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Pushed::Closed => Err(SendError::Closed),
+            Pushed::Dropped => {
+                shared
+                    .stats
+                    .volatile_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(SendError::Dropped)
+            }
+            Pushed::Overflow => {
+                self.0.ns.close_slow(vec![self.0.session.clone()]);
+                Err(SendError::SlowConsumer)
+            }
+        }
+    }
+
+    /// Emit `event` with one argument to this socket.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), SendError> {
+        let args = serde_json::to_string(data).map_err(|_| SendError::Serialize)?;
+        self.emit_raw(event, &args, &[])
+    }
+    /// Emit, dropping the packet (counted) rather than disconnecting if the queue is full.
+    pub fn emit_volatile<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), SendError> {
+        let args = serde_json::to_string(data).map_err(|_| SendError::Serialize)?;
+        let frames = encode_event_id(&self.0.ns.name, event, &args, &[], None, None);
+        self.push(&frames, Class::Volatile)
+    }
+    /// Emit pre-encoded arguments (JSON values joined by commas) and attachments.
+    pub fn emit_raw(&self, event: &str, args: &str, bins: &[Bytes]) -> Result<(), SendError> {
+        if !self.connected() {
+            return Err(SendError::Closed);
+        }
+        let frames = encode_event_id(&self.0.ns.name, event, args, bins, None, None);
+        self.push(&frames, Class::Reliable)
+    }
+    /// Emit and wait for the client's acknowledgement (`timeout`: the server default if `None`).
+    pub async fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+    ) -> Result<AckReply, AckError> {
+        let args = serde_json::to_string(data).map_err(|_| SendError::Serialize)?;
+        let id = self.0.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.0.acks.lock().expect("acks lock").insert(id, tx);
+        let frames = encode_event_id(&self.0.ns.name, event, &args, &[], None, Some(id));
+        if let Err(e) = self.push(&frames, Class::Reliable) {
+            self.0.acks.lock().expect("acks lock").remove(&id);
+            return Err(e.into());
+        }
+        let timeout = timeout.unwrap_or(self.0.ns.shared.config.ack_timeout);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(_)) => Err(AckError::Closed),
+            Err(_) => {
+                self.0.acks.lock().expect("acks lock").remove(&id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    /// Disconnect this socket from its namespace (the client sees `io server disconnect`).
+    pub fn disconnect(&self) {
+        let enc = Encoder {
+            kind: PacketKind::Disconnect,
+            ns: &self.0.ns.name,
+            id: None,
+            attachments: 0,
+        };
+        let _ = self.push(&[Frame::text(&enc.raw(""))], Class::Control);
+        self.close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Leave the namespace: rooms, recovery, disconnect handler, pending acks.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        self.0
+            .session
+            .sockets
+            .lock()
+            .expect("sockets lock")
+            .retain(|s| !Arc::ptr_eq(&s.0, &self.0));
+        if !self.0.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let persist = reason.is_recoverable() && self.0.pid.is_some();
+        self.0.ns.remove(self, persist);
+        self.0
+            .ns
+            .shared
+            .stats
+            .sockets
+            .fetch_sub(1, Ordering::Relaxed);
+        if let Some(h) = &self.0.ns.handlers.disconnect {
+            h(self, reason);
+        }
+        self.0.acks.lock().expect("acks lock").clear();
+        self.0.inbox.lock().expect("inbox lock").queue.clear();
+    }
+
+    pub(crate) fn resolve_ack(&self, id: u64, args: String, bins: Vec<Bytes>) {
+        if let Some(tx) = self.0.acks.lock().expect("acks lock").remove(&id) {
+            let _ = tx.send(AckReply { args, bins });
+        }
+    }
+
+    /// A CONNECT packet: create the socket, run the connect hook, then acknowledge.
+    pub(crate) fn connect(ns: Arc<Namespace>, session: Arc<Session>, auth: serde_json::Value) {
+        let shared = ns.shared.clone();
+        let restored = match (
+            shared.config.recovery.is_some(),
+            auth.get("pid").and_then(|v| v.as_str()),
+            auth.get("offset").and_then(|v| v.as_str()),
+        ) {
+            (true, Some(pid), Some(offset)) => {
+                let r = ns.restore(pid, offset).map(|r| (Arc::<str>::from(pid), r));
+                let counter = if r.is_some() {
+                    &shared.stats.recoveries
+                } else {
+                    &shared.stats.recovery_failures
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                r
+            }
+            _ => None,
+        };
+        let (id, pid, restored) = match restored {
+            Some((pid, r)) => (r.sid.clone(), Some(pid), Some(r)),
+            None => (
+                crate::server::new_id(),
+                shared.config.recovery.map(|_| crate::server::new_id()),
+                None,
+            ),
+        };
+        let socket = Socket(Arc::new(SocketInner {
+            id,
+            pid,
+            ns: ns.clone(),
+            session: session.clone(),
+            rooms: Mutex::new(Vec::new()),
+            data: Mutex::new(http::Extensions::new()),
+            acks: Mutex::new(HashMap::new()),
+            next_ack: AtomicU64::new(0),
+            inbox: Mutex::new(Inbox {
+                queue: VecDeque::new(),
+                running: true,
+            }),
+            last_seq: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            recovered: restored.is_some(),
+        }));
+        session
+            .sockets
+            .lock()
+            .expect("sockets lock")
+            .push(socket.clone());
+        match ns.handlers.connect.clone() {
+            Some(hook) => {
+                let s = socket.clone();
+                tokio::spawn(async move {
+                    let res = hook(s.clone(), auth).await;
+                    if s.finish_connect(res, restored) {
+                        s.drain(None).await;
+                    }
+                });
+            }
+            None => {
+                if socket.finish_connect(Ok(()), restored) {
+                    socket.0.inbox.lock().expect("inbox lock").running = false;
+                }
+            }
+        }
+    }
+
+    /// Acknowledge (or refuse) the connect. `true` when the socket is now connected.
+    fn finish_connect(&self, res: Result<(), ConnectError>, restored: Option<Restored>) -> bool {
+        let ns = &self.0.ns;
+        let shared = &ns.shared;
+        if self.0.session.is_closed() {
+            self.close(DisconnectReason::TransportClose);
+            return false;
+        }
+        match res {
+            Err(e) => {
+                shared.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
+                let mut body = serde_json::json!({ "message": e.message });
+                if let Some(d) = e.data {
+                    body["data"] = d;
+                }
+                let enc = Encoder {
+                    kind: PacketKind::ConnectError,
+                    ns: &ns.name,
+                    id: None,
+                    attachments: 0,
+                };
+                let _ = self.0.session.push(
+                    &[Frame::text(&enc.raw(&body.to_string()))],
+                    Class::Control,
+                    usize::MAX,
+                );
+                self.0
+                    .session
+                    .sockets
+                    .lock()
+                    .expect("sockets lock")
+                    .retain(|s| !Arc::ptr_eq(&s.0, &self.0));
+                false
+            }
+            Ok(()) => {
+                shared.stats.sockets.fetch_add(1, Ordering::Relaxed);
+                if let Err(reason) = ns.add(self, restored) {
+                    ns.close_slow(vec![self.0.session.clone()]);
+                    tracing::debug!(?reason, "replay overflowed");
+                    return false;
+                }
+                if let Some(h) = &ns.handlers.connection {
+                    h(self);
+                }
+                true
+            }
+        }
+    }
+
+    /// Hand a client event to its handler, keeping the client's order.
+    pub(crate) fn dispatch(&self, ev: Event) {
+        let ns = &self.0.ns;
+        let Some(handler) = ns
+            .handlers
+            .events
+            .get(ev.name())
+            .or(ns.handlers.any.as_ref())
+            .cloned()
+        else {
+            ns.shared
+                .stats
+                .unhandled_events
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(event = ev.name(), "event without handler");
+            return;
+        };
+        {
+            let mut inbox = self.0.inbox.lock().expect("inbox lock");
+            if inbox.running {
+                if inbox.queue.len() >= ns.shared.config.max_queued_events {
+                    drop(inbox);
+                    tracing::warn!(socket = %self.0.id, "event queue full, closing");
+                    if let Some(srv) = ns.srv.upgrade() {
+                        srv.close_session(&self.0.session, DisconnectReason::EventQueueFull);
+                    }
+                    return;
+                }
+                inbox.queue.push_back(Job::Event(ev));
+                return;
+            }
+            if matches!(handler, Handler::Async(_)) {
+                inbox.running = true;
+            }
+        }
+        match handler {
+            Handler::Sync(f) => f(self, ev),
+            Handler::Async(f) => {
+                let fut = f(self.clone(), ev);
+                let s = self.clone();
+                tokio::spawn(async move { s.drain(Some(fut)).await });
+            }
+        }
+    }
+
+    /// Run queued events in order until the queue is empty.
+    async fn drain(self, first: Option<BoxFuture<'static, ()>>) {
+        if let Some(f) = first {
+            f.await;
+        }
+        loop {
+            let job = {
+                let mut inbox = self.0.inbox.lock().expect("inbox lock");
+                match inbox.queue.pop_front() {
+                    Some(j) => j,
+                    None => {
+                        inbox.running = false;
+                        return;
+                    }
+                }
+            };
+            let Job::Event(ev) = job;
+            let ns = &self.0.ns;
+            let handler = ns
+                .handlers
+                .events
+                .get(ev.name())
+                .or(ns.handlers.any.as_ref())
+                .cloned();
+            match handler {
+                Some(Handler::Sync(f)) => f(&self, ev),
+                Some(Handler::Async(f)) => f(self.clone(), ev).await,
+                None => {}
+            }
+        }
+    }
+}
