@@ -16,6 +16,13 @@ async fn main() {
         ping_timeout: Duration::from_millis(200),
         max_payload: 1_000_000,
         cors: sio::Cors::Any,
+        connect_timeout: Duration::from_millis(1000),
+        recovery: None,
+        path: if which == "engineio" {
+            "/engine.io/".into()
+        } else {
+            "/socket.io/".into()
+        },
         ..Default::default()
     };
     let builder = sio::Server::builder(config);
@@ -48,10 +55,12 @@ async fn main() {
                 .build()
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000")
+    // PORT overrides 3000 so the example can run beside another server.
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
         .await
-        .expect("bind 127.0.0.1:3000");
-    println!("conformance ({which}) listening on 127.0.0.1:3000");
+        .expect("bind");
+    println!("conformance ({which}) listening on 127.0.0.1:{port}");
     io.serve(listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -293,12 +293,21 @@ impl Inner {
         self.epoch.elapsed().as_millis() as u64
     }
 
+    /// A live session. One whose pong is overdue is closed here rather than waiting for
+    /// the next heartbeat tick.
     pub(crate) fn session(&self, sid: &str) -> Option<Arc<Session>> {
-        self.sessions
+        let s = self
+            .sessions
             .lock()
             .expect("sessions lock")
             .get(sid)
-            .cloned()
+            .cloned()?;
+        let deadline = s.pong_deadline.load(Ordering::Acquire);
+        if deadline != 0 && self.now_ms() >= deadline {
+            self.close_session(&s, DisconnectReason::PingTimeout);
+            return None;
+        }
+        Some(s)
     }
 
     pub(crate) fn open_session(
@@ -357,7 +366,7 @@ impl Inner {
         }
         let weak = Arc::downgrade(self);
         let min = self.config.ping_interval.min(self.config.ping_timeout);
-        let tick = (min / 5).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let tick = (min / 10).clamp(Duration::from_millis(5), Duration::from_secs(1));
         tokio::spawn(async move {
             let mut iv = tokio::time::interval(tick);
             iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -377,7 +386,6 @@ impl Inner {
     /// One heartbeat pass: ping who is due, close who missed a pong or never connected.
     fn heartbeat(&self) {
         let now = self.now_ms();
-        let interval = self.config.ping_interval.as_millis() as u64;
         let timeout = self.config.ping_timeout.as_millis() as u64;
         let connect_timeout = self.config.connect_timeout.as_millis() as u64;
         let all: Vec<Arc<Session>> = self
@@ -395,15 +403,18 @@ impl Inner {
             }
             if self.engine_handler.is_none()
                 && now.saturating_sub(s.created_ms) >= connect_timeout
-                && s.sockets.lock().expect("sockets lock").is_empty()
+                && !s.connected_once.load(Ordering::Acquire)
             {
                 push_control(self, &s, b"1");
                 self.close_session(&s, DisconnectReason::ConnectTimeout);
                 continue;
             }
-            if deadline == 0 && now >= s.next_ping.load(Ordering::Acquire) {
-                s.pong_deadline.store(now + timeout, Ordering::Release);
-                s.next_ping.store(now + interval, Ordering::Release);
+            let due = s.next_ping.load(Ordering::Acquire);
+            if deadline == 0 && now >= due {
+                // The deadline counts from when the ping was due, not from a late tick
+                // (but leaves a late ping at least half the timeout).
+                s.pong_deadline
+                    .store((due + timeout).max(now + timeout / 2), Ordering::Release);
                 push_control(self, &s, b"2");
             }
         }
@@ -431,15 +442,21 @@ impl Inner {
                 self.on_sio(sess, &text[1..])
             }
             Some(b'3') => {
-                // pong: the next ping is due one interval after it.
+                // pong: the next ping is due one interval after it (as the reference does).
                 sess.pong_deadline.store(0, Ordering::Release);
+                sess.next_ping.store(
+                    self.now_ms() + self.config.ping_interval.as_millis() as u64,
+                    Ordering::Release,
+                );
                 true
             }
-            Some(b'2') => {
-                push_control(self, sess, format!("3{}", &text[1..]).as_bytes());
-                true
-            }
+            // Engine.IO v4 pings go server -> client only.
+            Some(b'2') => false,
             Some(b'1') => {
+                if transport == Transport::Polling {
+                    // A pending GET ends with a noop, as the reference does.
+                    push_control(self, sess, b"6");
+                }
                 self.close_session(sess, DisconnectReason::TransportClose);
                 true
             }
@@ -535,7 +552,7 @@ impl Inner {
                         ns = p.ns,
                         "event for a namespace the client is not connected to"
                     );
-                    return true;
+                    return false;
                 };
                 match Event::parse(p.data.to_owned(), bins, p.id) {
                     Some(ev) => {

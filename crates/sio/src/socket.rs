@@ -451,6 +451,7 @@ impl Socket {
             connected: AtomicBool::new(false),
             recovered: restored.is_some(),
         }));
+        session.connected_once.store(true, Ordering::Release);
         session
             .sockets
             .lock()

@@ -174,7 +174,9 @@ async fn route<B>(srv: &Arc<Inner>, req: &mut Request<B>) -> Routed {
             if let Some(s) = &session {
                 if s.transport() == Transport::Websocket || s.upgrading.swap(true, Ordering::AcqRel)
                 {
-                    return Done(error(EioError::BadRequest));
+                    // A second WebSocket for the session: accept and close it at once, as
+                    // the reference does (clients handle a close better than a failed upgrade).
+                    return Done(accept_and_close(req));
                 }
             }
             Done(upgrade(srv, req, session, query))
@@ -187,9 +189,20 @@ async fn route<B>(srv: &Arc<Inner>, req: &mut Request<B>) -> Routed {
             Done(get(srv, &sess).await)
         }
         (Transport::Polling, Some(sess)) => {
+            if sess.upgrading.load(Ordering::Acquire) {
+                // An upgrade is in flight: give the WebSocket up to 100 ms to finish it, so a
+                // request racing the client's `5` sees the final state (as the reference does).
+                for _ in 0..20 {
+                    if sess.transport() != Transport::Polling
+                        || !sess.upgrading.load(Ordering::Acquire)
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
             if sess.transport() != Transport::Polling {
-                // Polling on a session that has upgraded: the reference server closes it.
-                srv.close_session(&sess, DisconnectReason::TransportError);
+                // The session lives on over WebSocket; this request is simply refused.
                 return Done(error(EioError::BadRequest));
             }
             match *req.method() {
@@ -218,6 +231,12 @@ async fn get(srv: &Arc<Inner>, sess: &Arc<Session>) -> Resp {
     }
     let body = poll_fn(|cx| {
         let mut o = sess.out.lock().expect("outbox lock");
+        if !o.closed
+            && (sess.transport() == Transport::Websocket || sess.upgrading.load(Ordering::Acquire))
+        {
+            // Let the client pause polling; queued packets wait for the WebSocket.
+            return Poll::Ready(Bytes::from_static(b"6"));
+        }
         if !o.queue.is_empty() {
             let mut body = BytesMut::new();
             for (i, f) in o.queue.drain(..).enumerate() {
@@ -242,10 +261,6 @@ async fn get(srv: &Arc<Inner>, sess: &Arc<Session>) -> Resp {
         }
         if o.closed {
             return Poll::Ready(Bytes::from_static(b"1"));
-        }
-        if sess.transport() == Transport::Websocket || sess.upgrading.load(Ordering::Acquire) {
-            // Let the client pause polling and finish the upgrade.
-            return Poll::Ready(Bytes::from_static(b"6"));
         }
         o.waker = Some(cx.waker().clone());
         Poll::Pending
@@ -274,9 +289,8 @@ where
     let data = match data {
         Ok(c) => c.to_bytes(),
         Err(_) => {
-            // Over maxPayload (or a broken body): the reference server answers 413 and closes.
+            // Over maxPayload (or a broken body): 413, the session stays (as the reference).
             srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            srv.close_session(sess, DisconnectReason::ParseError);
             return text(StatusCode::PAYLOAD_TOO_LARGE, Bytes::new());
         }
     };
@@ -369,11 +383,38 @@ fn upgrade<B>(
             }
         }
     });
+    switching(&key)
+}
+
+/// Complete a WebSocket handshake, then send a close frame and drop the connection.
+fn accept_and_close<B>(req: &mut Request<B>) -> Resp {
+    let Some(key) = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        return error(EioError::BadRequest);
+    };
+    let on_upgrade = hyper::upgrade::on(&mut *req);
+    tokio::spawn(async move {
+        if let Ok(up) = on_upgrade.await {
+            use tokio::io::AsyncWriteExt;
+            let mut io = TokioIo::new(up);
+            let _ = io
+                .write_all(&ws::frame(ws::OP_CLOSE, &1008u16.to_be_bytes()))
+                .await;
+            let _ = io.shutdown().await;
+        }
+    });
+    switching(&key)
+}
+
+fn switching(key: &[u8]) -> Resp {
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::UPGRADE, "websocket")
         .header(header::CONNECTION, "Upgrade")
-        .header("sec-websocket-accept", ws::accept_key(&key))
+        .header("sec-websocket-accept", ws::accept_key(key))
         .body(Full::new(Bytes::new()))
         .expect("static response")
 }

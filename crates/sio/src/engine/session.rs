@@ -126,6 +126,8 @@ pub(crate) struct Session {
     pub(crate) next_ping: AtomicU64,
     pub(crate) pong_deadline: AtomicU64,
     pub(crate) created_ms: u64,
+    /// A Socket.IO CONNECT was received (the connect timeout no longer applies).
+    pub(crate) connected_once: AtomicBool,
     pub(crate) sockets: Mutex<Vec<Socket>>,
     pub(crate) partial: Mutex<Option<PartialBinary>>,
     pub(crate) handshake: Arc<Handshake>,
@@ -149,6 +151,7 @@ impl Session {
             next_ping: AtomicU64::new(now_ms + ping_ms),
             pong_deadline: AtomicU64::new(0),
             created_ms: now_ms,
+            connected_once: AtomicBool::new(false),
             sockets: Mutex::new(Vec::new()),
             partial: Mutex::new(None),
             handshake: Arc::new(handshake),
