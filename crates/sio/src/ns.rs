@@ -39,6 +39,8 @@ type ConnectHook = Arc<
     dyn Fn(Socket, serde_json::Value) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync,
 >;
 type SyncHandler = Arc<dyn Fn(&Socket, Event) + Send + Sync>;
+type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
+type DisconnectHandler = Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>;
 type AsyncHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// An event handler: sync ones run inline on the connection's task, async ones on a task
@@ -52,10 +54,10 @@ pub(crate) enum Handler {
 #[derive(Default)]
 pub(crate) struct Handlers {
     pub(crate) connect: Option<ConnectHook>,
-    pub(crate) connection: Option<Arc<dyn Fn(&Socket) + Send + Sync>>,
+    pub(crate) connection: Option<ConnectionHandler>,
     pub(crate) events: HashMap<String, Handler>,
     pub(crate) any: Option<Handler>,
-    pub(crate) disconnect: Option<Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>>,
+    pub(crate) disconnect: Option<DisconnectHandler>,
 }
 
 /// Registers a namespace's handlers before the server is built.
@@ -365,11 +367,7 @@ impl Namespace {
     }
 
     /// Make a socket a member: joins its rooms, queues the CONNECT ack and missed packets.
-    pub(crate) fn add(
-        &self,
-        s: &Socket,
-        restored: Option<Restored>,
-    ) -> Result<(), DisconnectReason> {
+    pub(crate) fn add(&self, s: &Socket, restored: Option<Restored>) {
         let cfg = &self.shared.config;
         let mut st = self.lock();
         st.sockets.insert(s.0.id.clone(), s.clone());
@@ -403,12 +401,12 @@ impl Namespace {
             Class::Control,
             cfg.max_buffer,
         );
+        // The replay is bounded by the recovery buffer, not by `max_buffer`: a client that
+        // was disconnected for being slow must get everything it missed in one go. Live
+        // packets after it are bounded again (a still-slow client is disconnected again).
         for frames in missed {
-            if s.0.session.push(&frames, Class::Reliable, cfg.max_buffer) == Pushed::Overflow {
-                return Err(DisconnectReason::SlowConsumer);
-            }
+            s.0.session.push(&frames, Class::Control, cfg.max_buffer);
         }
-        Ok(())
     }
 
     /// Remove a socket from the namespace and its rooms; keep its session for recovery.

@@ -376,7 +376,7 @@ impl Inner {
                 let Some(srv) = weak.upgrade() else { return };
                 srv.heartbeat();
                 sweeps += 1;
-                if sweeps % 64 == 0 {
+                if sweeps.is_multiple_of(64) {
                     srv.namespaces.values().for_each(|n| n.sweep());
                 }
             }

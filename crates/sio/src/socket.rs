@@ -511,11 +511,7 @@ impl Socket {
             }
             Ok(()) => {
                 shared.stats.sockets.fetch_add(1, Ordering::Relaxed);
-                if let Err(reason) = ns.add(self, restored) {
-                    ns.close_slow(vec![self.0.session.clone()]);
-                    tracing::debug!(?reason, "replay overflowed");
-                    return false;
-                }
+                ns.add(self, restored);
                 if let Some(h) = &ns.handlers.connection {
                     h(self);
                 }

@@ -201,8 +201,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Read and handle what is available. `Ok(true)`: something was handled.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, DisconnectReason>> {
-        if self.closing.is_some() {
-            return Poll::Ready(Err(self.closing.expect("set")));
+        if let Some(reason) = self.closing {
+            return Poll::Ready(Err(reason));
         }
         let mut handled = false;
         for _ in 0..READS_PER_POLL {

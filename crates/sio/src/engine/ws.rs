@@ -162,7 +162,7 @@ mod tests {
     fn accept_key_matches_rfc_example() {
         assert_eq!(
             accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZ5jbmOw0="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 
@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(&f[fr.start..fr.end], b"42[\"a\"]");
         let mut long = masked(OP_TEXT, &[b'x'; 300]);
         assert!(parse(&mut long[..100], 1000).unwrap().is_none());
-        assert_eq!(parse(&mut long, 100), Err(FrameError::TooLarge));
+        assert!(matches!(parse(&mut long, 100), Err(FrameError::TooLarge)));
     }
 
     #[test]
