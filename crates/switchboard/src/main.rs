@@ -1,1 +1,24 @@
-fn main() {}
+//! `switchboard`: serve, check-config, publish.
+
+use clap::Parser;
+use switchboard::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    match cli.command {
+        Command::Serve(args) => {
+            let (config, warnings) = switchboard::config::Config::load(&args, &env)?;
+            switchboard::app::init_tracing(&config);
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            switchboard::App::build(config)
+                .await?
+                .run(listener, switchboard::app::shutdown_signal())
+                .await
+        }
+        Command::CheckConfig(args) => switchboard::app::check_config(&args, &env),
+        Command::Publish(args) => switchboard::app::publish_cli(args).await,
+    }
+}

@@ -1,0 +1,103 @@
+//! The one place that decides what an HTTP client sees when something goes wrong:
+//! `{ success: false, error: { code, message } }` with the right status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON.
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// JSON of the wrong shape or with invalid values.
+    #[error("{0}")]
+    Validation(String),
+    /// No or a wrong API key.
+    #[error("missing or invalid API key (send Authorization: Bearer <key>)")]
+    Unauthorized,
+    /// Not allowed from here.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Body over the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// No such route.
+    #[error("no such route")]
+    NotFound,
+    /// Any other rejection of the request body.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A bug or an unavailable dependency; details are logged, not sent.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// Machine-readable code and human message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// e.g. `invalid_json`, `validation_failed`, `unauthorized`.
+    pub code: &'static str,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+impl ApiError {
+    fn status_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_code();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = ?e, "internal error in the HTTP API");
+        }
+        let body = ErrorBody {
+            success: false,
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest(r.body_text())
+        }
+    }
+}
+
+/// Parse a JSON body: 400 for broken JSON, 422 for the wrong shape.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| ApiError::Validation(e.to_string()))
+}

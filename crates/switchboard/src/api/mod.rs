@@ -1,0 +1,106 @@
+//! The backend HTTP API and the engine endpoint, on one axum router.
+
+mod auth;
+pub mod error;
+pub mod publish;
+pub mod stats;
+
+pub use error::{ApiError, ErrorBody};
+pub use publish::{publish, PublishRequest};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{middleware, Json, Router};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+use crate::app::Shared;
+
+/// The OpenAPI document, generated from the handlers and their types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard HTTP API", description = "Publish events to Socket.IO rooms; read server stats."),
+    paths(publish::publish_route, publish::socket_event_route, stats::health, stats::stats, stats::socket_stats),
+    components(schemas(publish::PublishBody, publish::PublishRequest, publish::PublishResponse, publish::Delivery,
+        publish::SocketEventRequest, stats::StatsResponse, stats::Stats, stats::RoomStat, stats::TransportStats,
+        error::ErrorBody, error::ErrorDetail)),
+    modifiers(&SecurityAddon)
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let comps = openapi.components.get_or_insert_with(Default::default);
+        comps.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The socket.io-client browser bundle, taken from the npm package at build time.
+static CLIENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/socket.io.min.js"));
+
+/// Everything served on the listening port.
+pub fn router(sh: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/publish", post(publish::publish_route))
+        .route("/api/v1/stats", get(stats::stats))
+        .route("/api/test/socket-event", post(publish::socket_event_route))
+        .route("/api/test/socket-stats", get(stats::socket_stats))
+        .layer(middleware::from_fn_with_state(
+            sh.clone(),
+            auth::require_api_key,
+        ))
+        .layer(DefaultBodyLimit::max(sh.config.http_body_limit));
+    Router::new()
+        .merge(api)
+        .route("/health", get(stats::health))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
+        .route("/socket.io/socket.io.js", get(client_js))
+        .route("/socket.io/socket.io.min.js", get(client_js))
+        .route("/socket.io/", any(engine))
+        .route("/socket.io", any(engine))
+        .fallback(not_found)
+        .with_state(sh)
+}
+
+/// Hand Engine.IO requests (polling, WebSocket upgrade) to the engine.
+async fn engine(
+    State(sh): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+) -> Response {
+    req.extensions_mut().insert(sio::RemoteAddr(peer));
+    sh.io.handle(req).await.map(axum::body::Body::new)
+}
+
+async fn client_js() -> Response {
+    if CLIENT_JS.is_empty() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "socket.io-client bundle was not available at build time (run `npm ci --prefix e2e` and rebuild)").into_response();
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CLIENT_JS,
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

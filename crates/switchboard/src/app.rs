@@ -1,0 +1,190 @@
+//! Wiring: config → engine + gateway + API router; run until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::rules::Rules;
+
+/// Product-level counters (the engine keeps its own in `sio::Stats`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Rule payloads that did not fit the rule (wrong type, missing field).
+    pub rule_errors: AtomicU64,
+    /// Joins refused by a permission.
+    pub denied_joins: AtomicU64,
+    /// Client events no rule or handler knows.
+    pub unknown_events: AtomicU64,
+    /// `clientError` reports from browsers.
+    pub client_errors: AtomicU64,
+    /// Events published through the HTTP API.
+    pub published: AtomicU64,
+    /// HTTP API requests refused (auth, validation).
+    pub api_errors: AtomicU64,
+}
+
+impl Counters {
+    /// Add one to `c`.
+    pub fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What the gateway and the API share.
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// The rules table.
+    pub rules: Rules,
+    /// The Socket.IO engine.
+    pub io: sio::Server,
+    /// Product counters.
+    pub counters: Counters,
+    /// Per-node connection sequence (the `clientId` of SPEC §1b).
+    pub client_seq: AtomicU64,
+    /// Process start.
+    pub started: Instant,
+}
+
+impl Shared {
+    /// The main namespace.
+    pub fn root(&self) -> Arc<sio::Namespace> {
+        self.io
+            .of("/")
+            .expect("the main namespace is always registered")
+    }
+}
+
+/// The built application.
+pub struct App {
+    shared: Arc<Shared>,
+    router: axum::Router,
+}
+
+impl App {
+    /// Build everything from a validated configuration. Binds nothing.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let rules = Rules::from_config(&config.rules)?;
+        let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
+            let io = crate::gateway::build(config.sio_config(), &rules, weak.clone());
+            Shared {
+                config,
+                rules,
+                io,
+                counters: Counters::default(),
+                client_seq: AtomicU64::new(0),
+                started: Instant::now(),
+            }
+        });
+        let router = crate::api::router(shared.clone());
+        Ok(App { shared, router })
+    }
+
+    /// The shared state (for tests and the CLI).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, then close every connection within
+    /// the configured deadline.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = listener.local_addr()?;
+        let api_note = if self.shared.config.api_keys.is_empty() {
+            " (no API key configured: the HTTP API answers loopback clients only)"
+        } else {
+            ""
+        };
+        tracing::info!("switchboard listening on http://{addr}{api_note}");
+        let deadline = Duration::from_secs(self.shared.config.shutdown_timeout_secs);
+        let io = self.shared.io.clone();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let serve = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing connections");
+            // Socket.IO connections are long-lived: close them so the server can drain.
+            io.close_all();
+            let _ = stop_tx.send(true);
+        });
+        let mut stop_rx2 = stop_rx.clone();
+        tokio::select! {
+            r = serve => r?,
+            _ = async move {
+                let _ = stop_rx2.wait_for(|s| *s).await;
+                tokio::time::sleep(deadline).await;
+            } => tracing::warn!("shutdown deadline of {deadline:?} passed, exiting"),
+        }
+        drop(stop_rx);
+        Ok(())
+    }
+}
+
+/// Install the tracing subscriber (text or JSON, `RUST_LOG` filter, default `info`).
+pub fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match config.log_format {
+        crate::config::LogFormat::Json => builder.json().try_init(),
+        crate::config::LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// `switchboard check-config`: validate and print the effective configuration.
+pub fn check_config(
+    args: &crate::cli::ServeArgs,
+    env: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let (config, warnings) = Config::load(args, env)?;
+    Rules::from_config(&config.rules)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", config.redacted_toml());
+    eprintln!("configuration OK");
+    Ok(())
+}
+
+/// `switchboard publish`: one event through a running server's HTTP API.
+pub async fn publish_cli(args: crate::cli::PublishArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let data: serde_json::Value =
+        serde_json::from_str(&args.data).context("--data must be JSON")?;
+    let body = serde_json::json!({
+        "event": args.event, "data": data, "rooms": args.rooms, "except": args.except, "volatile": args.volatile,
+    });
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/api/v1/publish", args.url.trim_end_matches('/')))
+        .json(&body);
+    if let Some(key) = &args.api_key {
+        req = req.bearer_auth(key.expose());
+    }
+    let resp = req.send().await.context("could not reach the server")?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    println!("{text}");
+    anyhow::ensure!(status.is_success(), "publish failed with HTTP {status}");
+    Ok(())
+}

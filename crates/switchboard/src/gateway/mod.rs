@@ -1,0 +1,188 @@
+//! The Socket.IO side: connection lifecycle events (SPEC §1) and one handler per rule of
+//! the rules table. Handlers are synchronous, so a client's events are applied in the
+//! order it sent them (the engine dispatches them inline).
+
+mod replies;
+pub use replies::timestamp;
+
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Weak;
+
+use crate::app::{Counters, Shared};
+use crate::rules::{AckShape, Action, Identity, Rules};
+use replies::{reply_error, reply_ok};
+
+/// The room of the queue system's staff dashboard (SPEC §1b).
+const STAFF_ROOM: &str = "dashboard";
+
+/// Per-connection record kept on the socket.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Per-node sequence number (`clientId`).
+    pub client_id: u64,
+    /// The `clientInfo` the browser reported, if any.
+    pub client_info: Option<Value>,
+    /// The socket joined the staff dashboard.
+    pub staff: bool,
+}
+
+/// Build the engine with the gateway's handlers on `/`.
+pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::Server {
+    sio::Server::builder(config)
+        .namespace("/", |mut ns| {
+            let sh = shared.clone();
+            ns = ns.on_connect(move |socket, auth| {
+                let sh = sh.clone();
+                async move {
+                    let Some(sh) = sh.upgrade() else {
+                        return Err(sio::ConnectError::new("server shutting down"));
+                    };
+                    // Identity comes from the JWT once the identity issue lands; until
+                    // then every socket is anonymous (client-declared ids are never trusted).
+                    let _ = auth;
+                    socket.insert(Identity::default());
+                    let client_id = sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    socket.insert(ConnInfo {
+                        client_id,
+                        client_info: None,
+                        staff: false,
+                    });
+                    Ok(())
+                }
+            });
+            ns = ns.on_connection(|socket| {
+                let info = socket.get::<ConnInfo>();
+                let now = timestamp();
+                let _ = socket.emit(
+                    "connection:status",
+                    &json!({ "status": "connected", "timestamp": now }),
+                );
+                let _ = socket.emit(
+                    "connected",
+                    &json!({
+                        "clientId": info.map(|i| i.client_id),
+                        "socketId": socket.id(),
+                        "timestamp": now,
+                    }),
+                );
+            });
+            for event in rules.events() {
+                let sh = shared.clone();
+                ns = ns.on(event, move |socket, ev| {
+                    if let Some(sh) = sh.upgrade() {
+                        on_rule(&sh, socket, ev);
+                    }
+                });
+            }
+            let sh = shared.clone();
+            ns.on("ping", |socket, mut ev| {
+                let _ = ev.ack(socket, "pong");
+            })
+            .on("clientError", move |socket, ev| {
+                if let Some(sh) = sh.upgrade() {
+                    Counters::inc(&sh.counters.client_errors);
+                }
+                let report: Value = ev.arg(0).unwrap_or(Value::Null);
+                let message = report.get("message").and_then(Value::as_str).unwrap_or("");
+                tracing::warn!(socket = socket.id(), message, "client error reported");
+            })
+            .on("clientInfo", |socket, mut ev| {
+                let report: Value = ev.arg(0).unwrap_or(Value::Null);
+                if let Some(mut info) = socket.get::<ConnInfo>() {
+                    info.client_info = Some(report);
+                    socket.insert(info);
+                }
+                let _ = ev.ack(socket, &json!({ "success": true }));
+            })
+            .on_any({
+                let sh = shared.clone();
+                move |socket, ev| {
+                    if let Some(sh) = sh.upgrade() {
+                        Counters::inc(&sh.counters.unknown_events);
+                    }
+                    tracing::debug!(event = ev.name(), "unknown client event");
+                    let msg = format!("unknown event: {}", ev.name());
+                    reply_error(socket, ev, &msg);
+                }
+            })
+            .on_disconnect(|socket, reason| {
+                tracing::debug!(socket = socket.id(), %reason, "disconnected");
+                if socket.get::<ConnInfo>().is_some_and(|i| i.staff) {
+                    let _ = socket.ns().to(STAFF_ROOM).emit(
+                        "staffConnectionUpdate",
+                        &staff_update(socket, "disconnected"),
+                    );
+                }
+            })
+        })
+        .build()
+}
+
+fn staff_update(socket: &sio::Socket, action: &str) -> Value {
+    json!({
+        "action": action,
+        "clientId": socket.get::<ConnInfo>().map(|i| i.client_id),
+        "timestamp": timestamp(),
+        "totalConnected": socket.ns().room_size(STAFF_ROOM),
+    })
+}
+
+/// A client event that matches a rule: resolve the room, check, join or leave, answer.
+fn on_rule(sh: &Shared, socket: &sio::Socket, ev: sio::Event) {
+    let Some(rule) = sh.rules.get(ev.name()) else {
+        return;
+    };
+    let payload: Option<Value> = ev
+        .arg_raw(0)
+        .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    let who = socket.get::<Identity>().unwrap_or_default();
+    let room = match rule.resolve(payload.as_ref(), &who) {
+        Ok(room) => room,
+        Err(e) => {
+            Counters::inc(&sh.counters.rule_errors);
+            tracing::debug!(event = ev.name(), error = %e, "rule payload rejected");
+            reply_error(socket, ev, &e.to_string());
+            return;
+        }
+    };
+    match rule.action {
+        Action::Join => {
+            socket.join(&room);
+        }
+        Action::Leave => {
+            socket.leave(&room);
+        }
+    }
+    after_join(socket, rule.action, &room);
+    match rule.ack {
+        AckShape::Room => reply_ok(socket, ev, &room),
+        AckShape::None => {}
+    }
+}
+
+/// Lifecycle events of the queue system (SPEC §1b) tied to its rooms.
+fn after_join(socket: &sio::Socket, action: Action, room: &str) {
+    if !matches!(action, Action::Join) {
+        return;
+    }
+    if room == STAFF_ROOM {
+        if let Some(mut info) = socket.get::<ConnInfo>() {
+            info.staff = true;
+            socket.insert(info);
+        }
+        let _ = socket
+            .ns()
+            .to(STAFF_ROOM)
+            .emit("staffConnectionUpdate", &staff_update(socket, "connected"));
+    } else if let Some(service) = room.strip_prefix("service-") {
+        let _ = socket.ns().to(room).emit(
+            "queueUserJoined",
+            &json!({
+                "serviceType": service,
+                "clientId": socket.get::<ConnInfo>().map(|i| i.client_id),
+                "timestamp": timestamp(),
+            }),
+        );
+    }
+}

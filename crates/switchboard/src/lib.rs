@@ -1,0 +1,27 @@
+//! Switchboard: a standalone real-time server. Browser and mobile apps connect with the
+//! unmodified Socket.IO v4 client; backends publish through an HTTP API; Switchboard routes
+//! every event to the right rooms.
+//!
+//! # Layout
+//! - [`config`]: one typed [`config::Config`], layered defaults → TOML → `SWITCHBOARD_*`
+//!   env → flags, validated before anything binds. [`cli`]: the clap definitions.
+//! - [`rules`]: client event → room template → permission → ack shape. Pure data and
+//!   functions; the three presets of SPEC §1 ship as `rules/presets.toml`.
+//! - [`gateway`]: the Socket.IO side — connection lifecycle events and one handler per
+//!   rule, all delegating to `rules`.
+//! - [`api`]: the backend HTTP API (axum) on the same port: publish, stats, health, the
+//!   compatibility routes, the OpenAPI document.
+//! - [`app`]: wires config, engine, gateway and API; `App::build(config)` then
+//!   `App::run(listener, shutdown)`.
+//!
+//! `gateway` and `api` are two ways into the same rules and the same engine (`sio`);
+//! `rules` knows nothing about sockets or HTTP.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod rules;
+
+pub use app::App;

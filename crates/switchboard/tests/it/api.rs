@@ -1,0 +1,200 @@
+//! The HTTP API: envelopes, errors, API keys, OpenAPI, the client bundle, shutdown.
+
+use crate::harness::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_and_compat_envelopes() {
+    let srv = TestServer::spawn().await;
+    let (st, h) = srv.get("/health").await;
+    assert_eq!(st, 200);
+    assert_eq!(h["success"], true);
+    assert_eq!(h["data"]["status"], "healthy");
+    assert_eq!(h["data"]["websocket"], "enabled");
+    assert!(h["data"]["service"].is_string() && h["data"]["timestamp"].is_string());
+    let mut c = TestClient::connect(&srv).await;
+    c.ack("join:library", json!("L")).await;
+    let (_, s) = srv.get("/api/test/socket-stats").await;
+    assert_eq!(s["success"], true);
+    assert_eq!(s["data"]["totalConnections"], 1);
+    assert_eq!(s["data"]["activeRooms"], 1);
+    let (st, e) = srv
+        .post(
+            "/api/test/socket-event",
+            &json!({ "event": "library:updated", "data": { "id": "L" } }),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(e["data"]["message"], "Event emitted");
+    assert_eq!(e["data"]["event"], "library:updated");
+    assert_eq!(e["data"]["room"], json!(null));
+    assert_eq!(
+        c.expect("library:updated").await["id"],
+        "L",
+        "no room: every client"
+    );
+}
+
+#[tokio::test]
+async fn publish_single_batch_except_and_everyone() {
+    let srv = TestServer::spawn().await;
+    let mut a = TestClient::connect(&srv).await;
+    let mut b = TestClient::connect(&srv).await;
+    a.ack("join:tenant", json!("t1")).await;
+    b.ack("join:tenant", json!("t1")).await;
+    b.ack("join:library", json!("quiet")).await;
+    let (st, r) = srv.post("/api/v1/publish", &json!({ "event": "booking:created", "data": 1, "rooms": ["tenant:t1"], "except": ["library:quiet"] })).await;
+    assert_eq!(st, 200);
+    assert_eq!(r["success"], true);
+    assert_eq!(r["data"]["delivered_to_rooms"], json!(["tenant:t1"]));
+    assert_eq!(r["data"]["recipients"], 1);
+    let (st, r) = srv.post("/api/v1/publish", &json!([{ "event": "pricing:updated", "data": 2 }, { "event": "booking:cancelled", "data": 3, "rooms": ["tenant:t1"] }])).await;
+    assert_eq!(st, 200);
+    assert_eq!(r["data"].as_array().unwrap().len(), 2);
+    assert_eq!(a.expect("booking:created").await, 1);
+    // b was excepted: its first events are the batch's, in order.
+    let (name, v) = b
+        .next_where(|n| n.starts_with("booking:") || n.starts_with("pricing:"))
+        .await;
+    assert_eq!(
+        (name.as_str(), v),
+        ("pricing:updated", json!(2)),
+        "no rooms: everyone"
+    );
+    let (name, _) = b.next_where(|n| n.starts_with("booking:")).await;
+    assert_eq!(name, "booking:cancelled");
+    let (_, stats) = srv.get("/api/v1/stats").await;
+    assert_eq!(stats["data"]["connections"], 2);
+    assert_eq!(
+        stats["data"]["rooms"],
+        json!([{ "name": "library:quiet", "members": 1 }, { "name": "tenant:t1", "members": 2 }])
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_and_nothing_is_sent() {
+    let mut cfg = test_config();
+    cfg.http_body_limit = 4096;
+    let srv = TestServer::with(cfg).await;
+    let (st, e) = srv.post_raw("/api/v1/publish", "{not json").await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (400, Some("invalid_json"))
+    );
+    assert_eq!(e["success"], false);
+    let (st, e) = srv.post("/api/v1/publish", &json!({ "data": 1 })).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+    let (st, _) = srv
+        .post("/api/v1/publish", &json!({ "event": "connect" }))
+        .await;
+    assert_eq!(st, 422);
+    let (st, _) = srv
+        .post(
+            "/api/v1/publish",
+            &json!({ "event": "x", "rooms": "notalist" }),
+        )
+        .await;
+    assert_eq!(st, 422);
+    let (st, e) = srv
+        .post(
+            "/api/v1/publish",
+            &json!([{ "event": "ok" }, { "event": "" }]),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("item 1"));
+    let (st, e) = srv
+        .post(
+            "/api/v1/publish",
+            &json!({ "event": "big", "data": "x".repeat(5000) }),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    let (st, e) = srv.get("/api/v1/nope").await;
+    assert_eq!((st, e["error"]["code"].as_str()), (404, Some("not_found")));
+    let (_, stats) = srv.get("/api/v1/stats").await;
+    assert_eq!(
+        stats["data"]["counters"]["published"], 0,
+        "nothing was published"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_are_required_when_configured() {
+    let mut cfg = test_config();
+    cfg.api_keys = toml::from_str::<toml::Table>("k = [{ name = \"backend\", key = \"s3cret\" }]")
+        .unwrap()["k"]
+        .clone()
+        .try_into()
+        .unwrap();
+    let srv = TestServer::with(cfg).await;
+    let http = reqwest::Client::new();
+    let body = json!({ "event": "x" });
+    let r = http
+        .post(srv.url("/api/v1/publish"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(srv.url("/api/v1/publish"))
+        .bearer_auth("wrong")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "unauthorized");
+    let r = http
+        .post(srv.url("/api/v1/publish"))
+        .bearer_auth("s3cret")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(srv.get("/health").await.0, 200, "health needs no key");
+}
+
+#[tokio::test]
+async fn openapi_document_and_client_bundle_are_served() {
+    let srv = TestServer::spawn().await;
+    let (st, doc) = srv.get("/api/v1/openapi.json").await;
+    assert_eq!(st, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for p in [
+        "/api/v1/publish",
+        "/api/v1/stats",
+        "/health",
+        "/api/test/socket-event",
+        "/api/test/socket-stats",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} documented");
+    }
+    let r = reqwest::get(srv.url("/socket.io/socket.io.js"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text().await.unwrap().contains("Socket.IO"),
+        "the official bundle"
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_disconnects_clients() {
+    let srv = TestServer::spawn().await;
+    let _c = TestClient::connect(&srv).await;
+    srv.shutdown().await;
+}

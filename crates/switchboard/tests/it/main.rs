@@ -1,0 +1,7 @@
+//! Integration tests: the whole server on port 0, driven by real Socket.IO clients
+//! (`rust_socketio`) and real HTTP requests.
+#![allow(missing_docs, unreachable_pub)]
+
+mod api;
+mod harness;
+mod protocols;
