@@ -1013,13 +1013,17 @@ mod tests {
         assert!(all.contains("unknown key `server` (ignored)"), "{all}");
         assert!(all.contains("unknown key `rules.extra`"), "{all}");
         assert!(
-            all.contains("unknown key `rules.custom[0].permision` (ignored; did you mean `rules.custom[0].permission`?)"),
+            all.contains(
+                "unknown key `rules.custom[0].permision` \
+                 (ignored; did you mean `rules.custom[0].permission`?)"
+            ),
             "{all}"
         );
         assert!(all.contains("unknown key `api_keys[0].scope`"), "{all}");
         assert!(
             all.contains(
-                "unknown environment variable SWITCHBOARD_PING_TIMOUT_MS (ignored; did you mean SWITCHBOARD_PING_TIMEOUT_MS?)"
+                "unknown environment variable SWITCHBOARD_PING_TIMOUT_MS \
+                 (ignored; did you mean SWITCHBOARD_PING_TIMEOUT_MS?)"
             ),
             "{all}"
         );

@@ -199,7 +199,8 @@ impl Rule {
             };
             if bad {
                 return Err(invalid(format!(
-                    "permission `{p}` compares the caller with the room id, which `{room}` does not have"
+                    "permission `{p}` compares the caller with the room id, \
+                     which `{room}` does not have"
                 )));
             }
         }
