@@ -13,15 +13,6 @@ use super::error::{parse_json, ApiError, ErrorBody};
 use crate::app::{Counters, Shared};
 use crate::gateway::timestamp;
 
-/// Event names the Socket.IO client reserves for itself.
-const RESERVED: &[&str] = &[
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
 /// Most events in one batch.
 const MAX_BATCH: usize = 1000;
 /// Longest event or room name.
@@ -90,7 +81,7 @@ fn check_name(what: &str, s: &str) -> Result<(), ApiError> {
 impl PublishRequest {
     fn validate(&self) -> Result<(), ApiError> {
         check_name("event", &self.event)?;
-        if RESERVED.contains(&self.event.as_str()) {
+        if crate::rules::RESERVED_EVENTS.contains(&self.event.as_str()) {
             return Err(ApiError::Validation(format!(
                 "event `{}` is reserved by Socket.IO",
                 self.event

@@ -28,15 +28,20 @@ use serde_json::Value;
 /// Longest accepted room id (the value filling `{id}`), in characters.
 pub const MAX_ID_LEN: usize = 128;
 
-/// Client events the gateway handles itself; no rule may claim them (Socket.IO's
-/// reserved events plus the non-room events of SPEC §1).
-pub const BUILTIN_EVENTS: &[&str] = &[
+/// Event names the Socket.IO client reserves for itself: no rule may claim them and
+/// the HTTP API refuses to publish them.
+pub const RESERVED_EVENTS: &[&str] = &[
     "connect",
     "connect_error",
     "disconnect",
     "disconnecting",
     "newListener",
     "removeListener",
+];
+
+/// Client events the gateway handles itself (the non-room events of SPEC §1); no rule
+/// may claim them, nor any of [`RESERVED_EVENTS`].
+pub const BUILTIN_EVENTS: &[&str] = &[
     "ping",
     "clientError",
     "clientInfo",
@@ -168,7 +173,9 @@ impl Rule {
         if def.event.chars().any(char::is_control) {
             return Err(invalid("`event` contains a control character".into()));
         }
-        if BUILTIN_EVENTS.contains(&def.event.as_str()) {
+        if BUILTIN_EVENTS.contains(&def.event.as_str())
+            || RESERVED_EVENTS.contains(&def.event.as_str())
+        {
             return Err(invalid(
                 "this event is handled by the gateway and cannot be a room rule".into(),
             ));
