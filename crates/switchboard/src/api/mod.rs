@@ -59,8 +59,9 @@ pub fn router(sh: Arc<Shared>) -> Router {
             auth::require_api_key,
         ))
         .layer(DefaultBodyLimit::max(sh.config.http_body_limit));
+    let cors = cors_layer(&sh.config.cors_origins);
     Router::new()
-        .merge(api)
+        .merge(api.layer(cors))
         .route("/health", get(stats::health))
         .route(
             "/api/v1/openapi.json",
@@ -72,6 +73,20 @@ pub fn router(sh: Arc<Shared>) -> Router {
         .route("/socket.io", any(engine))
         .fallback(not_found)
         .with_state(sh)
+}
+
+/// CORS for the HTTP API from the same `cors_origins` the engine uses (none: no headers).
+fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let layer = CorsLayer::new()
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<_> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    }
 }
 
 /// Hand Engine.IO requests (polling, WebSocket upgrade) to the engine.

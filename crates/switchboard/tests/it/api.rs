@@ -193,6 +193,30 @@ async fn openapi_document_and_client_bundle_are_served() {
 }
 
 #[tokio::test]
+async fn cors_origins_apply_to_the_api() {
+    let mut cfg = test_config();
+    cfg.cors_origins = vec!["https://app.example.com".into()];
+    let srv = TestServer::with(cfg).await;
+    let r = reqwest::Client::new()
+        .get(srv.url("/api/v1/stats"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let r = reqwest::Client::new()
+        .get(srv.url("/api/v1/stats"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
 async fn graceful_shutdown_disconnects_clients() {
     let srv = TestServer::spawn().await;
     let _c = TestClient::connect(&srv).await;
