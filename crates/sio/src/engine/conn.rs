@@ -64,11 +64,13 @@ pub(crate) async fn run<S>(
         sess,
         local: VecDeque::new(),
         local_off: 0,
-        pending: leftover.to_vec(),
+        // Copy, so no reference into hyper's read buffer outlives the handshake.
+        pending: Vec::from(&leftover[..]),
         frag: None,
         probing,
         closing: None,
     };
+    drop(leftover);
     let reason = poll_fn(|cx| c.poll(cx)).await;
     if c.probing {
         // A probe that never completed: the session continues on polling.

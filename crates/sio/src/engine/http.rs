@@ -215,8 +215,16 @@ async fn route<B>(srv: &Arc<Inner>, req: &mut Request<B>) -> Routed {
 }
 
 fn handshake<B>(req: &Request<B>, query: String) -> Handshake {
+    // Copy the values: hyper's header values are slices of the connection's read buffer,
+    // and keeping them would keep that whole buffer (8+ KiB) alive per session.
+    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
+    for (k, v) in req.headers() {
+        if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
+            headers.append(k.clone(), v);
+        }
+    }
     Handshake {
-        headers: req.headers().clone(),
+        headers,
         query,
         remote: req.extensions().get::<RemoteAddr>().map(|r| r.0),
     }
