@@ -252,6 +252,11 @@ impl Namespace {
         self.lock().sockets.len()
     }
 
+    /// Every connected socket (a snapshot).
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.lock().sockets.values().cloned().collect()
+    }
+
     /// A connected socket by id.
     pub fn socket(&self, id: &str) -> Option<Socket> {
         self.lock().sockets.get(id).cloned()

@@ -48,7 +48,7 @@ async fn polling_handshake_roundtrip_and_errors() {
     assert_eq!(st, 200);
     let open: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
     assert_eq!(open["upgrades"], serde_json::json!(["websocket"]));
-    assert_eq!(open["pingInterval"], 300);
+    assert_eq!(open["pingInterval"], 2000);
     assert_eq!(open["maxPayload"], 1_000_000);
     let sid = open["sid"].as_str().unwrap();
     let url = srv.url(&format!("transport=polling&sid={sid}"));
@@ -127,7 +127,7 @@ async fn polling_upgrades_to_websocket_and_keeps_queued_packets() {
 #[tokio::test]
 async fn missing_pong_times_out_with_reason() {
     let reasons = Reasons::default();
-    let srv = TestServer::spawn(app(fast_config(), reasons.clone())).await;
+    let srv = TestServer::spawn(app(tight_heartbeat(), reasons.clone())).await;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", srv.addr);
     let (mut raw, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     use futures_util::{SinkExt, StreamExt};

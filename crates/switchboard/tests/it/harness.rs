@@ -23,8 +23,8 @@ pub struct TestServer {
 pub fn test_config() -> Config {
     let (mut c, _) =
         Config::load(&ServeArgs::default(), &HashMap::new()).expect("default config loads");
-    c.ping_interval_ms = 1000;
-    c.ping_timeout_ms = 1000;
+    c.ping_interval_ms = 3000;
+    c.ping_timeout_ms = 3000;
     c
 }
 
