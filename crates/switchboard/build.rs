@@ -10,6 +10,7 @@ const VERSION: &str = "4.8.1";
 fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("socket.io.min.js");
     println!("cargo:rerun-if-env-changed=SOCKET_IO_CLIENT_JS");
+    println!("cargo:rerun-if-changed=migrations");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
     let local = manifest.join("../../e2e/node_modules/socket.io-client/dist/socket.io.min.js");
     println!("cargo:rerun-if-changed={}", local.display());

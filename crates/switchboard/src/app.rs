@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
+use anyhow::Context;
+
 use crate::config::Config;
 use crate::rules::Rules;
 
@@ -48,6 +50,16 @@ pub struct Shared {
     pub client_seq: AtomicU64,
     /// Process start.
     pub started: Instant,
+    /// The database.
+    pub store: crate::store::Store,
+    /// Current KPIs of every module (a copy of the store's).
+    pub kpis: crate::feeds::kpi::KpiCache,
+    /// The recent alerts.
+    pub alerts: crate::feeds::alerts::AlertCache,
+    /// Previous sample for the per-second rates of `loadBalancingMetrics`.
+    pub sampler: crate::feeds::metrics::Sampler,
+    /// This node's name in stats (`host:pid`).
+    pub node_id: String,
 }
 
 impl Shared {
@@ -69,6 +81,18 @@ impl App {
     /// Build everything from a validated configuration. Binds nothing.
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let rules = Rules::from_config(&config.rules)?;
+        let store = crate::store::Store::connect(&config.database_url)
+            .await
+            .with_context(|| {
+                format!("opening the database {}", redact_url(&config.database_url))
+            })?;
+        let kpis = crate::feeds::kpi::KpiCache::new(store.all_kpis().await?);
+        let alerts = crate::feeds::alerts::AlertCache::new(
+            store
+                .recent_alerts(crate::feeds::alerts::RECENT as i64)
+                .await?,
+        );
+        let node_id = format!("{}:{}", hostname(), std::process::id());
         let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let io = crate::gateway::build(config.sio_config(), &rules, weak.clone());
             Shared {
@@ -78,8 +102,22 @@ impl App {
                 counters: Counters::default(),
                 client_seq: AtomicU64::new(0),
                 started: Instant::now(),
+                store,
+                kpis,
+                alerts,
+                sampler: Default::default(),
+                node_id,
             }
         });
+        let weak = Arc::downgrade(&shared);
+        crate::feeds::spawn_ticks(
+            weak.clone(),
+            Duration::from_millis(shared.config.kpi_interval_ms),
+            Duration::from_millis(shared.config.dashboard_interval_ms),
+        );
+        if shared.config.demo {
+            crate::feeds::demo::spawn(weak);
+        }
         let router = crate::api::router(shared.clone());
         Ok(App { shared, router })
     }
@@ -128,6 +166,24 @@ impl App {
         }
         drop(stop_rx);
         Ok(())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "node".into())
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 

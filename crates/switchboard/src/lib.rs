@@ -21,7 +21,9 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod feeds;
 pub mod gateway;
 pub mod rules;
+pub mod store;
 
 pub use app::App;

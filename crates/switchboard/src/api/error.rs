@@ -24,8 +24,11 @@ pub enum ApiError {
     /// Body over the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The database is unreachable; sockets stay up, retry later.
+    #[error("database unavailable, try again shortly")]
+    Unavailable,
     /// No such route.
-    #[error("no such route")]
+    #[error("not found")]
     NotFound,
     /// Any other rejection of the request body.
     #[error("{0}")]
@@ -63,6 +66,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

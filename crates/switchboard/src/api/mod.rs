@@ -2,6 +2,7 @@
 
 mod auth;
 pub mod error;
+pub mod feeds;
 pub mod publish;
 pub mod stats;
 
@@ -23,10 +24,11 @@ use crate::app::Shared;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Switchboard HTTP API", description = "Publish events to Socket.IO rooms; read server stats."),
-    paths(publish::publish_route, publish::socket_event_route, stats::health, stats::stats, stats::socket_stats),
+    paths(publish::publish_route, publish::socket_event_route, stats::health, stats::stats, stats::socket_stats,
+        feeds::put_kpis, feeds::get_kpis, feeds::post_notification, feeds::list_notifications, feeds::post_alert, feeds::list_alerts),
     components(schemas(publish::PublishBody, publish::PublishRequest, publish::PublishResponse, publish::Delivery,
         publish::SocketEventRequest, stats::StatsResponse, stats::Stats, stats::RoomStat, stats::TransportStats,
-        error::ErrorBody, error::ErrorDetail)),
+        error::ErrorBody, error::ErrorDetail, feeds::NotificationRequest, feeds::AlertRequest)),
     modifiers(&SecurityAddon)
 )]
 pub struct ApiDoc;
@@ -54,6 +56,18 @@ pub fn router(sh: Arc<Shared>) -> Router {
         .route("/api/v1/stats", get(stats::stats))
         .route("/api/test/socket-event", post(publish::socket_event_route))
         .route("/api/test/socket-stats", get(stats::socket_stats))
+        .route(
+            "/api/v1/modules/{module}/kpis",
+            get(feeds::get_kpis).put(feeds::put_kpis),
+        )
+        .route(
+            "/api/v1/notifications",
+            get(feeds::list_notifications).post(feeds::post_notification),
+        )
+        .route(
+            "/api/v1/alerts",
+            get(feeds::list_alerts).post(feeds::post_alert),
+        )
         .layer(middleware::from_fn_with_state(
             sh.clone(),
             auth::require_api_key,

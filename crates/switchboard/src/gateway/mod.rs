@@ -7,7 +7,7 @@ pub use replies::timestamp;
 
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use crate::app::{Counters, Shared};
 use crate::rules::{AckShape, Action, Identity, Rules};
@@ -38,10 +38,7 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                     let Some(sh) = sh.upgrade() else {
                         return Err(sio::ConnectError::new("server shutting down"));
                     };
-                    // Identity comes from the JWT once the identity issue lands; until
-                    // then every socket is anonymous (client-declared ids are never trusted).
-                    let _ = auth;
-                    socket.insert(Identity::default());
+                    socket.insert(identity_from_auth(&auth));
                     let client_id = sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1;
                     socket.insert(ConnInfo {
                         client_id,
@@ -51,7 +48,8 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                     Ok(())
                 }
             });
-            ns = ns.on_connection(|socket| {
+            let sh = shared.clone();
+            ns = ns.on_connection(move |socket| {
                 let info = socket.get::<ConnInfo>();
                 let now = timestamp();
                 let _ = socket.emit(
@@ -66,6 +64,18 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                         "timestamp": now,
                     }),
                 );
+                if let Some(sh) = sh.upgrade() {
+                    crate::feeds::alerts::on_connect(&sh, socket);
+                }
+            });
+            let sh = shared.clone();
+            ns = ns.on_async("notification:mark-read", move |socket, ev| {
+                let sh = sh.clone();
+                async move {
+                    if let Some(sh) = sh.upgrade() {
+                        crate::feeds::notify::mark_read(&sh, &socket, ev).await;
+                    }
+                }
             });
             for event in rules.events() {
                 let sh = shared.clone();
@@ -129,7 +139,7 @@ fn staff_update(socket: &sio::Socket, action: &str) -> Value {
 }
 
 /// A client event that matches a rule: resolve the room, check, join or leave, answer.
-fn on_rule(sh: &Shared, socket: &sio::Socket, ev: sio::Event) {
+fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
     let Some(rule) = sh.rules.get(ev.name()) else {
         return;
     };
@@ -154,10 +164,46 @@ fn on_rule(sh: &Shared, socket: &sio::Socket, ev: sio::Event) {
             socket.leave(&room);
         }
     }
+    let event = ev.name().to_owned();
     after_join(socket, rule.action, &room);
     match rule.ack {
         AckShape::Room => reply_ok(socket, ev, &room),
         AckShape::None => {}
+    }
+    if matches!(rule.action, Action::Join) {
+        feed_snapshot(sh, socket, &event, &room, &who);
+    }
+}
+
+/// Until JWT identity lands (identity issue), a socket's user id is the handshake's
+/// `auth.userId` (SPEC: issue 5); roles and tenant stay empty. This is the one place the
+/// JWT `sub` will replace it.
+fn identity_from_auth(auth: &Value) -> Identity {
+    let sub = match auth.get("userId") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Identity {
+        sub,
+        ..Identity::default()
+    }
+}
+
+/// The ERP feeds answer a subscription at once, to the subscriber alone (SPEC §1a).
+fn feed_snapshot(sh: &Arc<Shared>, socket: &sio::Socket, event: &str, room: &str, who: &Identity) {
+    if let Some(module) = room.strip_prefix("module:") {
+        crate::feeds::kpi::snapshot(sh, socket, module);
+    } else if room == crate::feeds::dashboard::ROOM {
+        let _ = socket.emit("dashboard:update", &crate::feeds::dashboard::summary(sh));
+    } else if event == "notification:subscribe" {
+        let (sh, socket, who) = (sh.clone(), socket.clone(), who.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::feeds::notify::replay(&sh, &socket, &who).await {
+                tracing::warn!(error = %e, "notification replay failed");
+                let _ = socket.emit("error", &json!({ "event": "notification:subscribe", "success": false, "error": "database unavailable, try again" }));
+            }
+        });
     }
 }
 

@@ -23,6 +23,7 @@ pub struct TestServer {
 pub fn test_config() -> Config {
     let (mut c, _) =
         Config::load(&ServeArgs::default(), &HashMap::new()).expect("default config loads");
+    c.database_url = "sqlite::memory:".into();
     c.ping_interval_ms = 3000;
     c.ping_timeout_ms = 3000;
     c
@@ -80,6 +81,17 @@ impl TestServer {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = tokio::time::timeout(
+            T,
+            reqwest::Client::new().put(self.url(path)).json(body).send(),
+        )
+        .await
+        .expect("timeout")
+        .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = tokio::time::timeout(T, reqwest::get(self.url(path)))
             .await
@@ -128,12 +140,23 @@ impl TestClient {
         Self::connect_with(srv, TransportType::Websocket).await
     }
 
+    pub async fn connect_auth(srv: &TestServer, auth: Value) -> Self {
+        Self::connect_full(srv, TransportType::Websocket, Some(auth)).await
+    }
+
     pub async fn connect_with(srv: &TestServer, transport: TransportType) -> Self {
+        Self::connect_full(srv, transport, None).await
+    }
+
+    async fn connect_full(srv: &TestServer, transport: TransportType, auth: Option<Value>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (ctx, crx) = oneshot::channel::<()>();
         let ctx = std::sync::Mutex::new(Some(ctx));
-        let client = ClientBuilder::new(srv.url("/"))
-            .transport_type(transport)
+        let mut builder = ClientBuilder::new(srv.url("/")).transport_type(transport);
+        if let Some(a) = auth {
+            builder = builder.auth(a);
+        }
+        let client = builder
             .on(Event::Connect, move |_, _| {
                 if let Some(c) = ctx.lock().unwrap().take() {
                     let _ = c.send(());
@@ -206,5 +229,46 @@ impl TestClient {
     /// The payload of the next `event`.
     pub async fn expect(&mut self, event: &str) -> Value {
         self.next_where(|n| n == event).await.1
+    }
+}
+
+/// A fresh PostgreSQL database for one test (`TEST_POSTGRES_URL`, default the local
+/// server with trust auth), dropped at the end.
+pub struct PgDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let admin = std::env::var("TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("sb_it_{:x}", rand::random::<u64>());
+        let mut c = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL reachable (see .ci/run)");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+        Self {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        }
+    }
+
+    pub async fn drop(self) {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut c)
+        .await;
     }
 }

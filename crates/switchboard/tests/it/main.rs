@@ -3,5 +3,6 @@
 #![allow(missing_docs, unreachable_pub)]
 
 mod api;
+mod feeds;
 mod harness;
 mod protocols;

@@ -25,6 +25,11 @@ async fn erp_module_rooms_route_only_their_module() {
         .ack("module:subscribe", json!({ "moduleKey": "finance" }))
         .await;
     assert_eq!(ok, json!({ "success": true, "room": "module:finance" }));
+    assert_eq!(
+        fin.expect("kpi:update:finance").await,
+        json!([]),
+        "the snapshot comes first"
+    );
     // hr first, then finance: the first kpi event the finance socket sees must be finance's.
     let (st, _) = srv
         .post(
@@ -187,6 +192,7 @@ async fn polling_clients_work_the_same() {
             .await["success"],
         true
     );
+    assert_eq!(c.expect("kpi:update:hr").await, json!([]), "snapshot");
     srv.post(
         "/api/v1/publish",
         &json!({ "event": "kpi:update:hr", "data": [], "rooms": ["module:hr"] }),
