@@ -16,8 +16,10 @@ const net = require('node:net');
 const path = require('node:path');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const EXAMPLES_DIR = path.join(REPO_ROOT, 'target', 'release', 'examples');
-const SWITCHBOARD_BIN = path.join(REPO_ROOT, 'target', 'release', 'switchboard');
+// Cargo's target directory: $CARGO_TARGET_DIR when set, else <repo>/target.
+const TARGET_DIR = process.env.CARGO_TARGET_DIR ? path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR) : path.join(REPO_ROOT, 'target');
+const EXAMPLES_DIR = path.join(TARGET_DIR, 'release', 'examples');
+const SWITCHBOARD_BIN = path.join(TARGET_DIR, 'release', 'switchboard');
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 const LOG_LIMIT = 64 * 1024;
