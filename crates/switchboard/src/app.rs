@@ -27,6 +27,8 @@ pub struct Counters {
     pub published: AtomicU64,
     /// HTTP API requests refused (auth, validation).
     pub api_errors: AtomicU64,
+    /// Connections refused for a missing or invalid token.
+    pub auth_failures: AtomicU64,
 }
 
 impl Counters {
@@ -60,6 +62,8 @@ pub struct Shared {
     pub sampler: crate::feeds::metrics::Sampler,
     /// This node's name in stats (`host:pid`).
     pub node_id: String,
+    /// Checks the JWTs clients present.
+    pub verifier: crate::identity::Verifier,
 }
 
 impl Shared {
@@ -93,6 +97,7 @@ impl App {
                 .await?,
         );
         let node_id = format!("{}:{}", hostname(), std::process::id());
+        let verifier = crate::identity::Verifier::from_config(&config);
         let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let io = crate::gateway::build(config.sio_config(), &rules, weak.clone());
             Shared {
@@ -107,6 +112,7 @@ impl App {
                 alerts,
                 sampler: Default::default(),
                 node_id,
+                verifier,
             }
         });
         let weak = Arc::downgrade(&shared);
@@ -220,6 +226,28 @@ pub fn check_config(
     }
     print!("{}", config.redacted_toml());
     eprintln!("configuration OK");
+    Ok(())
+}
+
+/// `switchboard token`: print a development JWT signed with the configured secret.
+pub fn token_cli(
+    args: &crate::cli::TokenArgs,
+    env: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let (config, _) = Config::load(&args.config, env)?;
+    let secret = config
+        .jwt_secret
+        .as_ref()
+        .context("no JWT secret configured (--jwt-secret or SWITCHBOARD_JWT_SECRET)")?;
+    let ttl = humantime::parse_duration(&args.ttl).context("--ttl must look like 1h, 30m or 7d")?;
+    let token = crate::identity::mint(
+        secret.expose(),
+        &args.sub,
+        &args.roles,
+        args.tenant.as_deref(),
+        ttl,
+    )?;
+    println!("{token}");
     Ok(())
 }
 

@@ -30,6 +30,28 @@ pub enum Command {
     CheckConfig(ServeArgs),
     /// Publish an event through a running server's HTTP API.
     Publish(PublishArgs),
+    /// Mint a development JWT (HS256) with the configured secret.
+    Token(TokenArgs),
+}
+
+/// Options of `token`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// The user id (`sub` claim).
+    #[arg(long)]
+    pub sub: String,
+    /// A role (`roles` claim); repeat for several.
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// The tenant (`tenant` claim).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Lifetime, e.g. `1h`, `30m`, `7d`.
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    /// Where the secret comes from (`--jwt-secret`, `SWITCHBOARD_JWT_SECRET` or the config file).
+    #[command(flatten)]
+    pub config: ServeArgs,
 }
 
 /// Options of `serve` and `check-config`. Flags override `SWITCHBOARD_*` environment

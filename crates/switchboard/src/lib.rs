@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod feeds;
 pub mod gateway;
+pub mod identity;
 pub mod rules;
 pub mod store;
 

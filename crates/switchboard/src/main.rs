@@ -20,5 +20,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::CheckConfig(args) => switchboard::app::check_config(&args, &env),
         Command::Publish(args) => switchboard::app::publish_cli(args).await,
+        Command::Token(args) => switchboard::app::token_cli(&args, &env),
     }
 }

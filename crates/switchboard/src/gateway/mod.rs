@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use crate::app::{Counters, Shared};
-use crate::rules::{AckShape, Action, Identity, Rules};
+use crate::rules::{AckShape, Action, Identity, JoinError, Rules};
 use replies::{reply_error, reply_ok};
 
 /// The room of the queue system's staff dashboard (SPEC §1b).
@@ -38,7 +38,13 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                     let Some(sh) = sh.upgrade() else {
                         return Err(sio::ConnectError::new("server shutting down"));
                     };
-                    socket.insert(identity_from_auth(&auth));
+                    let token = crate::identity::presented_token(&auth, socket.handshake());
+                    let who = sh.verifier.identify(token.as_deref()).map_err(|e| {
+                        Counters::inc(&sh.counters.auth_failures);
+                        tracing::debug!(error = %e, "connection refused");
+                        sio::ConnectError::new(e.to_string())
+                    })?;
+                    socket.insert(who);
                     let client_id = sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1;
                     socket.insert(ConnInfo {
                         client_id,
@@ -147,9 +153,16 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
         .arg_raw(0)
         .and_then(|raw| serde_json::from_str(raw.get()).ok());
     let who = socket.get::<Identity>().unwrap_or_default();
-    let room = match rule.resolve(payload.as_ref(), &who) {
+    // One pure check (rules::check via Rule::authorize) decides, as for the HTTP API.
+    let room = match rule.authorize(payload.as_ref(), &who) {
         Ok(room) => room,
-        Err(e) => {
+        Err(JoinError::Denied(e)) => {
+            Counters::inc(&sh.counters.denied_joins);
+            tracing::debug!(event = ev.name(), user = ?who.sub, error = %e, "join denied");
+            reply_error(socket, ev, &e.to_string());
+            return;
+        }
+        Err(JoinError::Invalid(e)) => {
             Counters::inc(&sh.counters.rule_errors);
             tracing::debug!(event = ev.name(), error = %e, "rule payload rejected");
             reply_error(socket, ev, &e.to_string());
@@ -172,21 +185,6 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
     }
     if matches!(rule.action, Action::Join) {
         feed_snapshot(sh, socket, &event, &room, &who);
-    }
-}
-
-/// Until JWT identity lands (identity issue), a socket's user id is the handshake's
-/// `auth.userId` (SPEC: issue 5); roles and tenant stay empty. This is the one place the
-/// JWT `sub` will replace it.
-fn identity_from_auth(auth: &Value) -> Identity {
-    let sub = match auth.get("userId") {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 128 => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    Identity {
-        sub,
-        ..Identity::default()
     }
 }
 

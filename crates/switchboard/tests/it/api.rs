@@ -12,7 +12,7 @@ async fn health_and_compat_envelopes() {
     assert_eq!(h["data"]["status"], "healthy");
     assert_eq!(h["data"]["websocket"], "enabled");
     assert!(h["data"]["service"].is_string() && h["data"]["timestamp"].is_string());
-    let mut c = TestClient::connect(&srv).await;
+    let mut c = TestClient::connect_as(&srv, "u1", &[]).await;
     c.ack("join:library", json!("L")).await;
     let (_, s) = srv.get("/api/test/socket-stats").await;
     assert_eq!(s["success"], true);
@@ -38,8 +38,10 @@ async fn health_and_compat_envelopes() {
 #[tokio::test]
 async fn publish_single_batch_except_and_everyone() {
     let srv = TestServer::spawn().await;
-    let mut a = TestClient::connect(&srv).await;
-    let mut b = TestClient::connect(&srv).await;
+    let t1 = json!({ "token": token("a", &[], Some("t1")) });
+    let mut a = TestClient::connect_auth(&srv, t1.clone()).await;
+    let mut b =
+        TestClient::connect_auth(&srv, json!({ "token": token("b", &[], Some("t1")) })).await;
     a.ack("join:tenant", json!("t1")).await;
     b.ack("join:tenant", json!("t1")).await;
     b.ack("join:library", json!("quiet")).await;

@@ -74,9 +74,9 @@ async fn kpi_flow(srv: &TestServer) {
 }
 
 async fn notification_flow(srv: &TestServer) {
-    let mut a = TestClient::connect_auth(srv, json!({ "userId": "u1" })).await;
-    let mut b = TestClient::connect_auth(srv, json!({ "userId": "u1" })).await;
-    let other = TestClient::connect_auth(srv, json!({ "userId": "u2" })).await;
+    let mut a = TestClient::connect_as(srv, "u1", &[]).await;
+    let mut b = TestClient::connect_as(srv, "u1", &[]).await;
+    let other = TestClient::connect_as(srv, "u2", &[]).await;
     for c in [&a, &b, &other] {
         c.ack("notification:subscribe", json!({})).await;
     }
@@ -126,7 +126,7 @@ async fn notification_flow(srv: &TestServer) {
         &json!({ "userId": "u1", "title": "Third", "message": "m" }),
     )
     .await;
-    let mut c = TestClient::connect_auth(srv, json!({ "userId": "u1" })).await;
+    let mut c = TestClient::connect_as(srv, "u1", &[]).await;
     c.ack("notification:subscribe", json!({})).await;
     assert_eq!(c.expect("notification:new").await["title"], "Second");
     assert_eq!(c.expect("notification:new").await["title"], "Third");
@@ -260,7 +260,7 @@ async fn notifications_and_read_state_survive_a_restart() {
         &json!({ "userId": "u1", "title": "Read me", "message": "m" }),
     )
     .await;
-    let c = TestClient::connect_auth(&srv, json!({ "userId": "u1" })).await;
+    let c = TestClient::connect_as(&srv, "u1", &[]).await;
     c.ack("notification:subscribe", json!({})).await;
     let id = n["data"]["id"].as_str().unwrap();
     assert_eq!(

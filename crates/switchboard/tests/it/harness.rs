@@ -14,6 +14,15 @@ use tokio::sync::{mpsc, oneshot};
 
 pub const T: Duration = Duration::from_secs(5);
 
+/// The HS256 secret of `test_config()`.
+pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+/// A valid token for `sub` with `roles` and `tenant`.
+pub fn token(sub: &str, roles: &[&str], tenant: Option<&str>) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    switchboard::identity::mint(TEST_SECRET, sub, &roles, tenant, Duration::from_secs(600)).unwrap()
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -24,6 +33,7 @@ pub fn test_config() -> Config {
     let (mut c, _) =
         Config::load(&ServeArgs::default(), &HashMap::new()).expect("default config loads");
     c.database_url = "sqlite::memory:".into();
+    c.jwt_secret = Some(TEST_SECRET.into());
     c.ping_interval_ms = 3000;
     c.ping_timeout_ms = 3000;
     c
@@ -142,6 +152,11 @@ impl TestClient {
 
     pub async fn connect_auth(srv: &TestServer, auth: Value) -> Self {
         Self::connect_full(srv, TransportType::Websocket, Some(auth)).await
+    }
+
+    /// Connect as user `sub` (a valid token) with `roles`.
+    pub async fn connect_as(srv: &TestServer, sub: &str, roles: &[&str]) -> Self {
+        Self::connect_auth(srv, serde_json::json!({ "token": token(sub, roles, None) })).await
     }
 
     pub async fn connect_with(srv: &TestServer, transport: TransportType) -> Self {

@@ -79,7 +79,7 @@ async fn erp_dashboard_subscribe_joins_kpi_dashboard_not_staff_dashboard() {
 #[tokio::test]
 async fn queue_system_joins_with_acks_and_lifecycle_events() {
     let srv = TestServer::spawn().await;
-    let mut staff = TestClient::connect(&srv).await;
+    let mut staff = TestClient::connect_as(&srv, "s1", &["staff"]).await;
     let ok = staff
         .ack(
             "joinDashboard",
@@ -90,7 +90,7 @@ async fn queue_system_joins_with_acks_and_lifecycle_events() {
     let upd = staff.expect("staffConnectionUpdate").await;
     assert_eq!(upd["action"], "connected");
     assert_eq!(upd["totalConnected"], 1);
-    let mut visitor = TestClient::connect(&srv).await;
+    let mut visitor = TestClient::connect_as(&srv, "u9", &[]).await;
     let ok = visitor
         .ack("joinServiceQueue", json!({ "serviceType": "loans" }))
         .await;
@@ -116,7 +116,7 @@ async fn queue_system_joins_with_acks_and_lifecycle_events() {
         true
     );
     // The staff member leaves: the dashboard hears about it.
-    let mut other_staff = TestClient::connect(&srv).await;
+    let mut other_staff = TestClient::connect_as(&srv, "a1", &["admin"]).await;
     other_staff
         .ack(
             "joinDashboard",
@@ -139,7 +139,11 @@ async fn queue_system_joins_with_acks_and_lifecycle_events() {
 #[tokio::test]
 async fn booking_system_plain_string_ids() {
     let srv = TestServer::spawn().await;
-    let mut c = TestClient::connect(&srv).await;
+    let mut c = TestClient::connect_auth(
+        &srv,
+        json!({ "token": token("b1", &["student"], Some("t1")) }),
+    )
+    .await;
     assert_eq!(
         c.ack("join:library", json!("lib-1")).await,
         json!({ "success": true, "room": "library:lib-1" })
