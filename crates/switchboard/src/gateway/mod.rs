@@ -163,7 +163,13 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
             return;
         }
         Err(JoinError::Invalid(e)) => {
-            Counters::inc(&sh.counters.rule_errors);
+            // An anonymous caller of a user-bound rule is a denial, not a bad payload.
+            let counter = if matches!(e, crate::rules::RuleError::NoIdentity) {
+                &sh.counters.denied_joins
+            } else {
+                &sh.counters.rule_errors
+            };
+            Counters::inc(counter);
             tracing::debug!(event = ev.name(), error = %e, "rule payload rejected");
             reply_error(socket, ev, &e.to_string());
             return;

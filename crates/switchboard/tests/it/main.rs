@@ -5,4 +5,5 @@
 mod api;
 mod feeds;
 mod harness;
+mod permissions;
 mod protocols;
