@@ -64,9 +64,22 @@ pub struct Shared {
     pub node_id: String,
     /// Checks the JWTs clients present.
     pub verifier: crate::identity::Verifier,
+    /// Recent notable events (denied joins, refused tokens, slow consumers), newest last.
+    pub recent: std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>,
 }
 
 impl Shared {
+    /// Most notable events kept for the monitor page.
+    pub const RECENT: usize = 50;
+
+    /// Remember a notable event (`kind`: `denied_join`, `auth_failure`, `slow_consumer`).
+    pub fn note(&self, kind: &str, detail: serde_json::Value) {
+        let mut r = self.recent.lock().expect("recent lock");
+        if r.len() == Self::RECENT {
+            r.pop_front();
+        }
+        r.push_back(serde_json::json!({ "kind": kind, "detail": detail, "time": crate::gateway::timestamp() }));
+    }
     /// The main namespace.
     pub fn root(&self) -> Arc<sio::Namespace> {
         self.io
@@ -113,6 +126,7 @@ impl App {
                 sampler: Default::default(),
                 node_id,
                 verifier,
+                recent: Default::default(),
             }
         });
         let weak = Arc::downgrade(&shared);

@@ -3,6 +3,7 @@
 mod auth;
 pub mod error;
 pub mod feeds;
+pub mod pages;
 pub mod publish;
 pub mod stats;
 
@@ -74,13 +75,20 @@ pub fn router(sh: Arc<Shared>) -> Router {
         ))
         .layer(DefaultBodyLimit::max(sh.config.http_body_limit));
     let cors = cors_layer(&sh.config.cors_origins);
-    Router::new()
-        .merge(api.layer(cors))
+    let root = if sh.config.demo {
+        Router::new().route("/", get(pages::demo))
+    } else {
+        Router::new()
+    };
+    root.merge(api.layer(cors))
         .route("/health", get(stats::health))
         .route(
             "/api/v1/openapi.json",
             get(|| async { Json(ApiDoc::openapi()) }),
         )
+        .route("/demo", get(pages::demo))
+        .route("/monitor", get(pages::monitor))
+        .route("/static/{file}", get(pages::asset))
         .route("/socket.io/socket.io.js", get(client_js))
         .route("/socket.io/socket.io.min.js", get(client_js))
         .route("/socket.io/", any(engine))

@@ -34,6 +34,11 @@ pub struct Stats {
     /// Events received from clients, deliveries queued, slow consumers disconnected.
     #[schema(value_type = Object)]
     pub counters: Value,
+    /// This node's name.
+    pub node: String,
+    /// Recent denied joins, refused tokens and slow-consumer disconnects, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub recent: Vec<Value>,
 }
 
 /// Sessions per transport.
@@ -81,6 +86,15 @@ pub async fn stats(State(sh): State<Arc<Shared>>) -> Json<StatsResponse> {
                 .map(|(name, members)| RoomStat { name, members })
                 .collect(),
             uptime_seconds: sh.started.elapsed().as_secs(),
+            node: sh.node_id.clone(),
+            recent: sh
+                .recent
+                .lock()
+                .expect("recent lock")
+                .iter()
+                .rev()
+                .cloned()
+                .collect(),
             counters: json!({
                 "events_in": e.events_in.load(Relaxed),
                 "deliveries": e.deliveries.load(Relaxed),
@@ -95,6 +109,8 @@ pub async fn stats(State(sh): State<Arc<Shared>>) -> Json<StatsResponse> {
                 "client_errors": c.client_errors.load(Relaxed),
                 "published": c.published.load(Relaxed),
                 "api_errors": c.api_errors.load(Relaxed),
+                "auth_failures": c.auth_failures.load(Relaxed),
+                "events_out": e.deliveries.load(Relaxed) + e.emits.load(Relaxed),
             }),
         },
     })

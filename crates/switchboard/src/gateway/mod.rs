@@ -42,6 +42,7 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                     let who = sh.verifier.identify(token.as_deref()).map_err(|e| {
                         Counters::inc(&sh.counters.auth_failures);
                         tracing::debug!(error = %e, "connection refused");
+                        sh.note("auth_failure", json!({ "reason": e.to_string() }));
                         sio::ConnectError::new(e.to_string())
                     })?;
                     socket.insert(who);
@@ -92,6 +93,7 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                 });
             }
             let sh = shared.clone();
+            let sh_dc = shared.clone();
             ns.on("ping", |socket, mut ev| {
                 let _ = ev.ack(socket, "pong");
             })
@@ -122,8 +124,13 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                     reply_error(socket, ev, &msg);
                 }
             })
-            .on_disconnect(|socket, reason| {
+            .on_disconnect(move |socket, reason| {
                 tracing::debug!(socket = socket.id(), %reason, "disconnected");
+                if reason == sio::DisconnectReason::SlowConsumer {
+                    if let Some(sh) = sh_dc.upgrade() {
+                        sh.note("slow_consumer", json!({ "socket": socket.id(), "user": socket.get::<Identity>().and_then(|w| w.sub) }));
+                    }
+                }
                 if socket.get::<ConnInfo>().is_some_and(|i| i.staff) {
                     let _ = socket.ns().to(STAFF_ROOM).emit(
                         "staffConnectionUpdate",
@@ -159,6 +166,10 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
         Err(JoinError::Denied(e)) => {
             Counters::inc(&sh.counters.denied_joins);
             tracing::debug!(event = ev.name(), user = ?who.sub, error = %e, "join denied");
+            sh.note(
+                "denied_join",
+                json!({ "event": ev.name(), "user": who.sub, "reason": e.to_string() }),
+            );
             reply_error(socket, ev, &e.to_string());
             return;
         }
