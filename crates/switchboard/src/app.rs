@@ -64,6 +64,8 @@ pub struct Shared {
     pub node_id: String,
     /// Checks the JWTs clients present.
     pub verifier: crate::identity::Verifier,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
     /// Recent notable events (denied joins, refused tokens, slow consumers), newest last.
     pub recent: std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>,
 }
@@ -127,6 +129,7 @@ impl App {
                 node_id,
                 verifier,
                 recent: Default::default(),
+                metrics: crate::metrics::Metrics::new(weak.clone()),
             }
         });
         let weak = Arc::downgrade(&shared);

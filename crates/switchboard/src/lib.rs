@@ -24,6 +24,7 @@ pub mod config;
 pub mod feeds;
 pub mod gateway;
 pub mod identity;
+pub mod metrics;
 pub mod rules;
 pub mod store;
 

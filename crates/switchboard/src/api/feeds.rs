@@ -20,6 +20,9 @@ const SEVERITIES: &[&str] = &["info", "success", "warning", "error"];
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if !matches!(e, StoreError::NotFound) {
+            crate::metrics::DB_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Unavailable(_) => ApiError::Unavailable,

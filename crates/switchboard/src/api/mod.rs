@@ -69,6 +69,7 @@ pub fn router(sh: Arc<Shared>) -> Router {
             "/api/v1/alerts",
             get(feeds::list_alerts).post(feeds::post_alert),
         )
+        .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(
             sh.clone(),
             auth::require_api_key,
@@ -119,6 +120,19 @@ async fn engine(
 ) -> Response {
     req.extensions_mut().insert(sio::RemoteAddr(peer));
     sh.io.handle(req).await.map(axum::body::Body::new)
+}
+
+/// Prometheus text exposition (same access rule as the API).
+async fn metrics(State(sh): State<Arc<Shared>>) -> Response {
+    let body = sh.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn client_js() -> Response {

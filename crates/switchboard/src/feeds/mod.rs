@@ -17,21 +17,35 @@ use crate::app::Shared;
 
 /// Run the periodic ticks until the app is dropped.
 pub fn spawn_ticks(shared: Weak<Shared>, kpi_every: Duration, dashboard_every: Duration) {
-    tokio::spawn(tick_loop(shared.clone(), kpi_every, kpi::tick));
-    tokio::spawn(tick_loop(shared.clone(), dashboard_every, |sh| {
-        dashboard::tick(sh)
-    }));
-    tokio::spawn(tick_loop(shared, dashboard_every, metrics::tick));
+    tokio::spawn(tick_loop(shared.clone(), kpi_every, "kpi", kpi::tick));
+    tokio::spawn(tick_loop(
+        shared.clone(),
+        dashboard_every,
+        "dashboard",
+        dashboard::tick,
+    ));
+    tokio::spawn(tick_loop(
+        shared,
+        dashboard_every,
+        "load_balancing_metrics",
+        metrics::tick,
+    ));
 }
 
-async fn tick_loop(shared: Weak<Shared>, every: Duration, f: fn(&Shared)) {
+async fn tick_loop(shared: Weak<Shared>, every: Duration, name: &'static str, f: fn(&Shared)) {
     let mut iv = tokio::time::interval(every);
     iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     iv.tick().await; // the first tick is immediate
     loop {
         iv.tick().await;
         let Some(sh) = shared.upgrade() else { return };
+        let started = std::time::Instant::now();
         f(&sh);
+        let label = vec![("feed".to_owned(), name.to_owned())];
+        sh.metrics
+            .tick_seconds
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 

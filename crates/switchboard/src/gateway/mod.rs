@@ -118,6 +118,7 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
                 move |socket, ev| {
                     if let Some(sh) = sh.upgrade() {
                         Counters::inc(&sh.counters.unknown_events);
+                        sh.metrics.events_in.get_or_create(&vec![("event".to_owned(), "unknown".to_owned())]).inc();
                     }
                     tracing::debug!(event = ev.name(), "unknown client event");
                     let msg = format!("unknown event: {}", ev.name());
@@ -156,6 +157,10 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
     let Some(rule) = sh.rules.get(ev.name()) else {
         return;
     };
+    sh.metrics
+        .events_in
+        .get_or_create(&sh.metrics.event_label(ev.name()))
+        .inc();
     let payload: Option<Value> = ev
         .arg_raw(0)
         .and_then(|raw| serde_json::from_str(raw.get()).ok());

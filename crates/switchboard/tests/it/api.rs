@@ -224,3 +224,83 @@ async fn graceful_shutdown_disconnects_clients() {
     let _c = TestClient::connect(&srv).await;
     srv.shutdown().await;
 }
+
+/// `name{labels} value` lines of a Prometheus text exposition, every line checked.
+fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') || line.is_empty() {
+            assert!(
+                line.is_empty()
+                    || line.starts_with("# HELP ")
+                    || line.starts_with("# TYPE ")
+                    || line.starts_with("# UNIT ")
+                    || line == "# EOF",
+                "bad comment line: {line}"
+            );
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        let name_ok = series
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        assert!(name_ok, "bad series: {line}");
+        if let Some(open) = series.find('{') {
+            assert!(
+                series.ends_with('}') && series[open..].contains('='),
+                "bad labels: {line}"
+            );
+        }
+        out.insert(
+            series.to_owned(),
+            value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value: {line}")),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn metrics_parse_and_move_with_traffic() {
+    let srv = TestServer::spawn().await;
+    let get = |s: &TestServer| {
+        let url = s.url("/metrics");
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    let before = parse_metrics(&get(&srv).await);
+    assert_eq!(before["switchboard_sockets"], 0.0);
+    let c = TestClient::connect(&srv).await;
+    c.ack("module:subscribe", json!({ "moduleKey": "finance" }))
+        .await;
+    c.ack("joinDashboard", json!({ "userRole": "admin" })).await; // anonymous: denied
+    srv.post(
+        "/api/v1/publish",
+        &json!({ "event": "tick", "rooms": ["module:finance"] }),
+    )
+    .await;
+    let after = parse_metrics(&get(&srv).await);
+    assert_eq!(after["switchboard_sockets"], 1.0);
+    assert_eq!(
+        after["switchboard_connections{transport=\"websocket\"}"],
+        1.0
+    );
+    assert_eq!(after["switchboard_denied_joins_total"], 1.0);
+    assert_eq!(
+        after["switchboard_client_events_total{event=\"module:subscribe\"}"],
+        1.0
+    );
+    assert_eq!(
+        after["switchboard_published_events_total{event=\"tick\"}"],
+        1.0
+    );
+    assert!(after["switchboard_deliveries_total"] >= 1.0);
+    assert_eq!(
+        after["switchboard_publish_request_duration_seconds_count"],
+        1.0
+    );
+    assert!(after.contains_key("switchboard_recoveries_total{result=\"success\"}"));
+}

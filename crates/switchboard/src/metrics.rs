@@ -1,0 +1,277 @@
+//! Prometheus metrics at `GET /metrics` (OpenMetrics text, `prometheus-client`). Engine and
+//! product counters are read at scrape time by a collector (no second copy of them); the
+//! histograms and per-event families are recorded where the work happens.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, Weak};
+
+use crate::app::Shared;
+
+type Labels = Vec<(String, String)>;
+
+/// Distinct event names tracked per family; later names are counted as `other` so a
+/// client or backend cannot grow the label set without bound.
+const MAX_EVENT_LABELS: usize = 200;
+
+/// Database errors seen by the API and the feeds.
+pub static DB_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// The registry and the metrics recorded outside the engine.
+pub struct Metrics {
+    registry: Registry,
+    /// Client events received, by event name.
+    pub events_in: Family<Labels, Counter>,
+    /// Events published through the HTTP API, by event name.
+    pub published: Family<Labels, Counter>,
+    /// `POST /api/v1/publish` handling time.
+    pub publish_seconds: Histogram,
+    /// Duration of one periodic feed tick, by feed.
+    pub tick_seconds: Family<Labels, Histogram>,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Build the registry; `shared` is read at scrape time.
+    pub fn new(shared: Weak<Shared>) -> Self {
+        let mut registry = Registry::with_prefix("switchboard");
+        let events_in = Family::<Labels, Counter>::default();
+        let published = Family::<Labels, Counter>::default();
+        let publish_seconds = Histogram::new(exponential_buckets(0.00005, 2.0, 16));
+        let tick_seconds = Family::<Labels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.00005, 2.0, 16))
+        });
+        registry.register(
+            "client_events",
+            "Client events received, by event name",
+            events_in.clone(),
+        );
+        registry.register(
+            "published_events",
+            "Events published through the HTTP API, by event name",
+            published.clone(),
+        );
+        registry.register(
+            "publish_request_duration_seconds",
+            "Handling time of POST /api/v1/publish",
+            publish_seconds.clone(),
+        );
+        registry.register(
+            "feed_tick_duration_seconds",
+            "Duration of one periodic feed tick",
+            tick_seconds.clone(),
+        );
+        registry.register_collector(Box::new(Live(shared)));
+        Self {
+            registry,
+            events_in,
+            published,
+            publish_seconds,
+            tick_seconds,
+            seen: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The label for `event`, bounded.
+    pub fn event_label(&self, event: &str) -> Labels {
+        let mut seen = self.seen.lock().expect("labels lock");
+        let name = if seen.contains(event) {
+            event.to_owned()
+        } else if seen.len() < MAX_EVENT_LABELS {
+            seen.insert(event.to_owned());
+            event.to_owned()
+        } else {
+            "other".to_owned()
+        };
+        vec![("event".to_owned(), name)]
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}
+
+/// Reads the engine's and the product's atomics at scrape time.
+#[derive(Debug)]
+struct Live(Weak<Shared>);
+
+fn counter(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: u64,
+) -> Result<(), std::fmt::Error> {
+    let c = ConstCounter::new(v);
+    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+fn gauge(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: i64,
+) -> Result<(), std::fmt::Error> {
+    let g = ConstGauge::new(v);
+    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+impl Collector for Live {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(sh) = self.0.upgrade() else {
+            return Ok(());
+        };
+        let e = sh.io.stats();
+        let c = &sh.counters;
+        let (ws, polling) = sh.io.sessions_by_transport();
+        {
+            let g = ConstGauge::new(0i64);
+            let mut fam = enc.encode_descriptor(
+                "connections",
+                "Open Engine.IO sessions by transport",
+                None,
+                g.metric_type(),
+            )?;
+            for (t, v) in [("websocket", ws), ("polling", polling)] {
+                ConstGauge::new(v as i64)
+                    .encode(fam.encode_family(&vec![("transport".to_owned(), t.to_owned())])?)?;
+            }
+        }
+        let ns = sh.root();
+        gauge(
+            &mut enc,
+            "sockets",
+            "Connected Socket.IO clients",
+            ns.socket_count() as i64,
+        )?;
+        gauge(
+            &mut enc,
+            "rooms",
+            "Rooms with members",
+            ns.rooms().len() as i64,
+        )?;
+        gauge(
+            &mut enc,
+            "process_resident_memory_bytes",
+            "Resident set size",
+            crate::feeds::metrics::rss_bytes() as i64,
+        )?;
+        counter(
+            &mut enc,
+            "connections_opened",
+            "Engine.IO sessions opened",
+            e.connections_total.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "broadcasts",
+            "Broadcasts requested",
+            e.broadcasts.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "deliveries",
+            "Broadcast deliveries queued (one per member)",
+            e.deliveries.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "direct_emits",
+            "Packets emitted to single sockets",
+            e.emits.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "volatile_dropped",
+            "Volatile packets dropped for full queues",
+            e.volatile_dropped.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "slow_consumer_disconnects",
+            "Connections closed because their queue was full",
+            e.slow_consumers.load(Relaxed),
+        )?;
+        {
+            let z = ConstCounter::new(0u64);
+            let mut fam = enc.encode_descriptor(
+                "recoveries",
+                "Connection state recovery attempts by result",
+                None,
+                z.metric_type(),
+            )?;
+            for (r, v) in [
+                ("success", e.recoveries.load(Relaxed)),
+                ("failure", e.recovery_failures.load(Relaxed)),
+            ] {
+                ConstCounter::new(v)
+                    .encode(fam.encode_family(&vec![("result".to_owned(), r.to_owned())])?)?;
+            }
+        }
+        counter(
+            &mut enc,
+            "malformed_packets",
+            "Malformed frames or packets (that connection was closed)",
+            e.malformed.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "denied_joins",
+            "Joins refused by a permission",
+            c.denied_joins.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "rule_errors",
+            "Rule payloads that did not fit the rule",
+            c.rule_errors.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "unknown_events",
+            "Client events no rule or handler knows",
+            c.unknown_events.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "client_errors",
+            "clientError reports from browsers",
+            c.client_errors.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "auth_failures",
+            "Connections refused for a missing or invalid token",
+            c.auth_failures.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "api_errors",
+            "HTTP API requests refused",
+            c.api_errors.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "database_errors",
+            "Database errors seen by the API and feeds",
+            DB_ERRORS.load(Relaxed),
+        )?;
+        Ok(())
+    }
+}
