@@ -144,7 +144,7 @@ fn publish_inner(
     let data = match body {
         PublishBody::One(req) => {
             req.validate()?;
-            serde_json::to_value(publish(&sh, &req)).map_err(anyhow::Error::from)?
+            serde_json::to_value(publish(sh, &req)).map_err(anyhow::Error::from)?
         }
         PublishBody::Many(reqs) => {
             if reqs.is_empty() || reqs.len() > MAX_BATCH {
@@ -157,7 +157,7 @@ fn publish_inner(
                 r.validate()
                     .map_err(|e| ApiError::Validation(format!("item {i}: {e}")))?;
             }
-            let out: Vec<Delivery> = reqs.iter().map(|r| publish(&sh, r)).collect();
+            let out: Vec<Delivery> = reqs.iter().map(|r| publish(sh, r)).collect();
             serde_json::to_value(out).map_err(anyhow::Error::from)?
         }
     };
