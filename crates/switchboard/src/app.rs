@@ -29,6 +29,16 @@ pub struct Counters {
     pub api_errors: AtomicU64,
     /// Connections refused for a missing or invalid token.
     pub auth_failures: AtomicU64,
+    /// Client events refused by the per-socket rate limit.
+    pub rate_limited: AtomicU64,
+    /// Sockets disconnected for a sustained rate over the limit.
+    pub rate_limit_disconnects: AtomicU64,
+    /// Connections refused by the per-IP cap.
+    pub ip_limited: AtomicU64,
+    /// Joins refused by the rooms-per-socket cap.
+    pub room_limited: AtomicU64,
+    /// Payloads refused for nesting deeper than `max_json_depth`.
+    pub too_deep: AtomicU64,
 }
 
 impl Counters {
@@ -66,6 +76,10 @@ pub struct Shared {
     pub verifier: crate::identity::Verifier,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Open sockets per client IP.
+    pub per_ip: crate::gateway::PerIp,
+    /// The backend API keys (replaced on SIGHUP when `api_keys_file` is set).
+    pub api_keys: std::sync::RwLock<Vec<crate::config::ApiKey>>,
     /// Recent notable events (denied joins, refused tokens, slow consumers), newest last.
     pub recent: std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>,
 }
@@ -113,6 +127,10 @@ impl App {
         );
         let node_id = format!("{}:{}", hostname(), std::process::id());
         let verifier = crate::identity::Verifier::from_config(&config);
+        let api_keys = match &config.api_keys_file {
+            Some(path) => crate::config::load_api_keys_file(path)?,
+            None => config.api_keys.clone(),
+        };
         let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
             let io = crate::gateway::build(config.sio_config(), &rules, weak.clone());
             Shared {
@@ -130,6 +148,8 @@ impl App {
                 verifier,
                 recent: Default::default(),
                 metrics: crate::metrics::Metrics::new(weak.clone()),
+                per_ip: Default::default(),
+                api_keys: std::sync::RwLock::new(api_keys),
             }
         });
         let weak = Arc::downgrade(&shared);
@@ -139,7 +159,10 @@ impl App {
             Duration::from_millis(shared.config.dashboard_interval_ms),
         );
         if shared.config.demo {
-            crate::feeds::demo::spawn(weak);
+            crate::feeds::demo::spawn(weak.clone());
+        }
+        if shared.config.api_keys_file.is_some() {
+            spawn_key_reload(weak);
         }
         let router = crate::api::router(shared.clone());
         Ok(App { shared, router })
@@ -158,7 +181,13 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
-        let api_note = if self.shared.config.api_keys.is_empty() {
+        let api_note = if self
+            .shared
+            .api_keys
+            .read()
+            .expect("api keys lock")
+            .is_empty()
+        {
             " (no API key configured: the HTTP API answers loopback clients only)"
         } else {
             ""
@@ -190,6 +219,33 @@ impl App {
         drop(stop_rx);
         Ok(())
     }
+}
+
+/// Re-read `api_keys_file` on every SIGHUP; a bad file keeps the current keys.
+fn spawn_key_reload(shared: std::sync::Weak<Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: API keys will not reload");
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let Some(sh) = shared.upgrade() else { return };
+            let Some(path) = &sh.config.api_keys_file else {
+                return;
+            };
+            match crate::config::load_api_keys_file(path) {
+                Ok(keys) => {
+                    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+                    tracing::info!(keys = ?names, "API keys reloaded");
+                    *sh.api_keys.write().expect("api keys lock") = keys;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "API key reload failed; keeping the current keys")
+                }
+            }
+        }
+    });
 }
 
 fn hostname() -> String {

@@ -114,6 +114,45 @@ pub struct ApiKey {
     pub name: String,
     /// The key, sent as `Authorization: Bearer <key>`.
     pub key: Secret,
+    /// What the key may do: `publish` (publish, socket-event, KPI writes),
+    /// `notifications` (notifications, alerts), `admin` (stats, metrics, monitor).
+    /// Empty (the default) means everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+/// Scopes an API key can be limited to.
+pub const API_SCOPES: &[&str] = &["publish", "notifications", "admin"];
+
+/// Read `[[api_keys]]` tables from a TOML file (the rotatable key file).
+pub fn load_api_keys_file(path: &std::path::Path) -> Result<Vec<ApiKey>, ConfigError> {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        api_keys: Vec<ApiKey>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+        key: "api_keys_file".into(),
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    let f: File = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        key: "api_keys_file".into(),
+        reason: format!("{}: {e}", path.display()),
+    })?;
+    for k in &f.api_keys {
+        validate_api_key(k)?;
+    }
+    Ok(f.api_keys)
+}
+
+fn validate_api_key(k: &ApiKey) -> Result<(), ConfigError> {
+    if let Some(s) = k.scopes.iter().find(|s| !API_SCOPES.contains(&s.as_str())) {
+        return Err(ConfigError::Invalid {
+            key: format!("api_keys.{}.scopes", k.name),
+            reason: format!("unknown scope `{s}` (expected publish, notifications or admin)"),
+        });
+    }
+    Ok(())
 }
 
 /// The whole server configuration. Every field has a default, so an empty file (or
@@ -170,6 +209,23 @@ pub struct Config {
     pub kpi_interval_ms: u64,
     /// Period of the `dashboard:update` feed tick, in milliseconds. Defaults to 10 000.
     pub dashboard_interval_ms: u64,
+    /// Client events per second one socket may send on average (token bucket); 0 turns
+    /// the limit off. Defaults to 50.
+    pub rate_limit_per_sec: u64,
+    /// Events one socket may send in a burst above the average. Defaults to 100.
+    pub rate_limit_burst: u64,
+    /// Rate-limited events in a row after which the socket is disconnected
+    /// (reason `rate limit`). Defaults to 200.
+    pub rate_limit_disconnect_after: u64,
+    /// Rooms one socket may be in (its own id room not counted). Defaults to 200.
+    pub max_rooms_per_socket: usize,
+    /// Open Engine.IO sessions per client IP; 0 turns the limit off. Defaults to 1000.
+    pub max_connections_per_ip: usize,
+    /// Deepest JSON nesting accepted in event payloads and API bodies. Defaults to 32.
+    pub max_json_depth: usize,
+    /// A TOML file with `[[api_keys]]` tables, re-read on SIGHUP so keys rotate without
+    /// a restart; its keys replace those of the config file. Defaults to none.
+    pub api_keys_file: Option<std::path::PathBuf>,
     /// Join rules: enabled presets and custom rules (`[rules]`). Defaults to all
     /// presets, no custom rules.
     pub rules: RulesConfig,
@@ -197,6 +253,13 @@ impl Default for Config {
             log_format: LogFormat::Text,
             kpi_interval_ms: 5000,
             dashboard_interval_ms: 10_000,
+            rate_limit_per_sec: 50,
+            rate_limit_burst: 100,
+            rate_limit_disconnect_after: 200,
+            max_rooms_per_socket: 200,
+            max_connections_per_ip: 1000,
+            max_json_depth: 32,
+            api_keys_file: None,
             rules: RulesConfig::default(),
         }
     }
@@ -226,6 +289,13 @@ impl fmt::Debug for Config {
             log_format,
             kpi_interval_ms,
             dashboard_interval_ms,
+            rate_limit_per_sec,
+            rate_limit_burst,
+            rate_limit_disconnect_after,
+            max_rooms_per_socket,
+            max_connections_per_ip,
+            max_json_depth,
+            api_keys_file,
             rules,
         } = self;
         f.debug_struct("Config")
@@ -248,6 +318,13 @@ impl fmt::Debug for Config {
             .field("log_format", log_format)
             .field("kpi_interval_ms", kpi_interval_ms)
             .field("dashboard_interval_ms", dashboard_interval_ms)
+            .field("rate_limit_per_sec", rate_limit_per_sec)
+            .field("rate_limit_burst", rate_limit_burst)
+            .field("rate_limit_disconnect_after", rate_limit_disconnect_after)
+            .field("max_rooms_per_socket", max_rooms_per_socket)
+            .field("max_connections_per_ip", max_connections_per_ip)
+            .field("max_json_depth", max_json_depth)
+            .field("api_keys_file", api_keys_file)
             .field("rules", rules)
             .finish()
     }
@@ -334,6 +411,13 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("log_format", Kind::Str),
     ("kpi_interval_ms", Kind::Int),
     ("dashboard_interval_ms", Kind::Int),
+    ("rate_limit_per_sec", Kind::Int),
+    ("rate_limit_burst", Kind::Int),
+    ("rate_limit_disconnect_after", Kind::Int),
+    ("max_rooms_per_socket", Kind::Int),
+    ("max_connections_per_ip", Kind::Int),
+    ("max_json_depth", Kind::Int),
+    ("api_keys_file", Kind::Str),
 ];
 
 /// Top-level keys only the file can set.
@@ -349,7 +433,7 @@ const ENV_SPECIAL: &[&str] = &[
 
 const RULES_KEYS: &[&str] = &["presets", "custom"];
 const RULE_DEF_KEYS: &[&str] = &["event", "action", "room", "field", "permission", "ack"];
-const API_KEY_KEYS: &[&str] = &["name", "key"];
+const API_KEY_KEYS: &[&str] = &["name", "key", "scopes"];
 const TRANSPORTS: &[&str] = &["websocket", "polling"];
 
 impl Config {
@@ -477,6 +561,7 @@ impl Config {
             config.api_keys.push(ApiKey {
                 name: DEFAULT_API_KEY_NAME.into(),
                 key,
+                scopes: Vec::new(),
             });
         }
 
@@ -495,6 +580,9 @@ impl Config {
 
     /// Check ranges and cross-field constraints; the first problem is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for k in &self.api_keys {
+            validate_api_key(k)?;
+        }
         let db = &self.database_url;
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -591,6 +679,14 @@ impl Config {
             ("max_payload", self.max_payload as u64, 1024),
             ("max_buffer", self.max_buffer as u64, 1),
             ("http_body_limit", self.http_body_limit as u64, 1024),
+            ("rate_limit_burst", self.rate_limit_burst, 1),
+            (
+                "rate_limit_disconnect_after",
+                self.rate_limit_disconnect_after,
+                1,
+            ),
+            ("max_rooms_per_socket", self.max_rooms_per_socket as u64, 1),
+            ("max_json_depth", self.max_json_depth as u64, 2),
         ] {
             if value < min {
                 return Err(invalid(key, format!("must be at least {min}, got {value}")));
@@ -1153,6 +1249,7 @@ mod tests {
                     c.api_keys = vec![ApiKey {
                         name: "ci".into(),
                         key: "".into(),
+                        scopes: Vec::new(),
                     }]
                 },
                 "invalid config `api_keys[0].key`: key `ci` must not be empty",
@@ -1163,10 +1260,12 @@ mod tests {
                         ApiKey {
                             name: "a".into(),
                             key: "1".into(),
+                            scopes: Vec::new(),
                         },
                         ApiKey {
                             name: "a".into(),
                             key: "2".into(),
+                            scopes: Vec::new(),
                         },
                     ]
                 },
@@ -1273,6 +1372,7 @@ mod tests {
             api_keys: vec![ApiKey {
                 name: "billing".into(),
                 key: "api-very-secret".into(),
+                scopes: Vec::new(),
             }],
             database_url: "postgres://sb:db-very-secret@db:5432/sb?sslmode=require".into(),
             redis_url: Some("redis://:redis-very-secret@r:6379/".into()),
@@ -1300,6 +1400,7 @@ mod tests {
             api_keys: vec![ApiKey {
                 name: "billing".into(),
                 key: "k".into(),
+                scopes: Vec::new(),
             }],
             cors_origins: vec!["*".into()],
             ..Config::default()
@@ -1326,6 +1427,7 @@ mod tests {
         let c = Config {
             redis_url: Some("redis://r".into()),
             jwt_secret: Some("s".into()),
+            api_keys_file: Some("keys.toml".into()),
             ..Config::default()
         };
         let table = toml::Table::try_from(&c).unwrap();

@@ -268,6 +268,36 @@ impl Collector for Live {
         )?;
         counter(
             &mut enc,
+            "rate_limited_events",
+            "Client events refused by the per-socket rate limit",
+            c.rate_limited.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "rate_limit_disconnects",
+            "Sockets disconnected for a sustained rate over the limit",
+            c.rate_limit_disconnects.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "ip_limited_connections",
+            "Connections refused by the per-IP cap",
+            c.ip_limited.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "room_limited_joins",
+            "Joins refused by the rooms-per-socket cap",
+            c.room_limited.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "too_deep_payloads",
+            "Payloads refused for nesting too deep",
+            c.too_deep.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
             "database_errors",
             "Database errors seen by the API and feeds",
             DB_ERRORS.load(Relaxed),

@@ -1,7 +1,11 @@
-//! API key check for `/api/*`: `Authorization: Bearer <key>`, compared in constant time.
-//! With no key configured the API answers loopback clients only.
+//! API key check for the backend API: `Authorization: Bearer <key>`, compared in constant
+//! time against every configured key; a key with scopes may only use the routes of those
+//! scopes. With no key configured the API answers loopback clients only. Keys live in
+//! `Shared::api_keys` and are replaced on SIGHUP from `api_keys_file` (rotation without a
+//! restart).
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
@@ -26,8 +30,20 @@ pub(crate) async fn require_api_key(
     }
 }
 
+/// The scope a route needs (`None`: any valid key).
+fn required_scope(method: &Method, path: &str) -> Option<&'static str> {
+    match (method, path) {
+        (_, "/api/v1/publish" | "/api/test/socket-event") => Some("publish"),
+        (&Method::PUT, p) if p.starts_with("/api/v1/modules/") => Some("publish"),
+        (_, "/api/v1/notifications") => Some("notifications"),
+        (&Method::POST, "/api/v1/alerts") => Some("notifications"),
+        (_, "/api/v1/stats" | "/api/test/socket-stats" | "/metrics") => Some("admin"),
+        _ => None,
+    }
+}
+
 fn check(sh: &Shared, req: &Request) -> Result<(), ApiError> {
-    let keys = &sh.config.api_keys;
+    let keys = sh.api_keys.read().expect("api keys lock");
     if keys.is_empty() {
         let peer = req
             .extensions()
@@ -47,13 +63,20 @@ fn check(sh: &Shared, req: &Request) -> Result<(), ApiError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
     // Compare against every key (no early exit) so timing says nothing about which matched.
-    let mut ok = subtle::Choice::from(0u8);
-    for k in keys {
-        ok |= presented.as_bytes().ct_eq(k.key.expose().as_bytes());
+    let mut matched = None;
+    for (i, k) in keys.iter().enumerate() {
+        if bool::from(presented.as_bytes().ct_eq(k.key.expose().as_bytes())) {
+            matched = Some(i);
+        }
     }
-    if bool::from(ok) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+    let key = &keys[matched.ok_or(ApiError::Unauthorized)?];
+    match required_scope(req.method(), req.uri().path()) {
+        Some(scope) if !key.scopes.is_empty() && !key.scopes.iter().any(|s| s == scope) => {
+            tracing::debug!(key = %key.name, scope, "API key lacks the scope");
+            Err(ApiError::Forbidden(
+                "this API key does not have the scope this route needs",
+            ))
+        }
+        _ => Ok(()),
     }
 }

@@ -99,9 +99,18 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
     }
 }
 
-/// Parse a JSON body: 400 for broken JSON, 422 for the wrong shape.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Parse a JSON body: 400 for broken JSON, 422 for the wrong shape or nesting deeper
+/// than `max_depth`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    max_depth: usize,
+) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    if crate::gateway::depth(&value) > max_depth {
+        return Err(ApiError::Validation(format!(
+            "JSON nested deeper than {max_depth} levels"
+        )));
+    }
     serde_json::from_value(value).map_err(|e| ApiError::Validation(e.to_string()))
 }

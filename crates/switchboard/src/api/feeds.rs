@@ -58,7 +58,7 @@ pub async fn put_kpis(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     check_module(&module)?;
-    let body: Value = parse_json(&body?)?;
+    let body: Value = parse_json(&body?, sh.config.max_json_depth)?;
     let kpis = kpi::validate(&body).map_err(|e| ApiError::Validation(e.to_string()))?;
     let list = kpi::put(&sh, &module, &kpis).await.map_err(|e| match e {
         KpiError::Store(s) => ApiError::from(s),
@@ -126,7 +126,7 @@ pub async fn post_notification(
     State(sh): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: NotificationRequest = parse_json(&body?)?;
+    let req: NotificationRequest = parse_json(&body?, sh.config.max_json_depth)?;
     let to = match (req.user_id, req.role, req.room) {
         (Some(u), None, None) if !u.is_empty() => Recipients::User(u),
         (None, Some(r), None) if !r.is_empty() => Recipients::Role(r),
@@ -213,7 +213,7 @@ pub async fn post_alert(
     State(sh): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: AlertRequest = parse_json(&body?)?;
+    let req: AlertRequest = parse_json(&body?, sh.config.max_json_depth)?;
     let new = NewAlert {
         title: required(req.title, "title")?,
         message: required(req.message, "message")?,

@@ -140,7 +140,7 @@ fn publish_inner(
     sh: &Arc<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
-    let body: PublishBody = parse_json(&body?)?;
+    let body: PublishBody = parse_json(&body?, sh.config.max_json_depth)?;
     let data = match body {
         PublishBody::One(req) => {
             req.validate()?;
@@ -188,7 +188,7 @@ pub async fn socket_event_route(
     State(sh): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body: SocketEventRequest = parse_json(&body?)?;
+    let body: SocketEventRequest = parse_json(&body?, sh.config.max_json_depth)?;
     let req = PublishRequest {
         event: body.event,
         data: body.data,

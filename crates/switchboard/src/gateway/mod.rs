@@ -2,7 +2,9 @@
 //! the rules table. Handlers are synchronous, so a client's events are applied in the
 //! order it sent them (the engine dispatches them inline).
 
+mod limits;
 mod replies;
+pub use limits::{depth, Bucket, PerIp, Verdict};
 pub use replies::timestamp;
 
 use serde_json::{json, Value};
@@ -11,6 +13,7 @@ use std::sync::{Arc, Weak};
 
 use crate::app::{Counters, Shared};
 use crate::rules::{AckShape, Action, Identity, JoinError, Rules};
+
 use replies::{reply_error, reply_ok};
 
 /// The room of the queue system's staff dashboard (SPEC §1b).
@@ -25,6 +28,150 @@ pub struct ConnInfo {
     pub client_info: Option<Value>,
     /// The socket joined the staff dashboard.
     pub staff: bool,
+    /// The client's address (for the per-IP connection count).
+    pub ip: Option<std::net::IpAddr>,
+}
+
+/// Wrap a handler: resolve the shared state, apply the rate limit, then run `f`.
+fn guarded(
+    shared: &Weak<Shared>,
+    f: impl Fn(&Arc<Shared>, &sio::Socket, sio::Event) + Send + Sync + 'static,
+) -> impl Fn(&sio::Socket, sio::Event) + Send + Sync + 'static {
+    let shared = shared.clone();
+    move |socket, ev| {
+        let Some(sh) = shared.upgrade() else { return };
+        if let Some(ev) = admit(&sh, socket, ev) {
+            f(&sh, socket, ev);
+        }
+    }
+}
+
+/// The rate limit: an event over the socket's budget is answered with an error (and
+/// counted); a socket that keeps going is disconnected with a logged reason.
+fn admit(sh: &Shared, socket: &sio::Socket, ev: sio::Event) -> Option<sio::Event> {
+    let Some(bucket) = socket.get::<Bucket>() else {
+        return Some(ev);
+    };
+    let c = &sh.config;
+    match bucket.take(
+        c.rate_limit_per_sec,
+        c.rate_limit_burst,
+        c.rate_limit_disconnect_after,
+    ) {
+        Verdict::Allow => Some(ev),
+        Verdict::Limited => {
+            Counters::inc(&sh.counters.rate_limited);
+            reply_error(socket, ev, "rate limit exceeded, slow down");
+            None
+        }
+        Verdict::Disconnect => {
+            Counters::inc(&sh.counters.rate_limited);
+            Counters::inc(&sh.counters.rate_limit_disconnects);
+            tracing::warn!(
+                socket = socket.id(),
+                "disconnected: sustained event rate over the limit"
+            );
+            sh.note("rate_limit_disconnect", json!({ "socket": socket.id(), "user": socket.get::<Identity>().and_then(|w| w.sub) }));
+            reply_error(socket, ev, "rate limit exceeded, disconnecting");
+            socket.disconnect();
+            None
+        }
+    }
+}
+
+/// The connect hook: identity, then the per-IP connection cap.
+async fn on_connect(
+    sh: Arc<Shared>,
+    socket: sio::Socket,
+    auth: Value,
+) -> Result<(), sio::ConnectError> {
+    let token = crate::identity::presented_token(&auth, socket.handshake());
+    let who = sh.verifier.identify(token.as_deref()).map_err(|e| {
+        Counters::inc(&sh.counters.auth_failures);
+        tracing::debug!(error = %e, "connection refused");
+        sh.note("auth_failure", json!({ "reason": e.to_string() }));
+        sio::ConnectError::new(e.to_string())
+    })?;
+    let ip = socket.handshake().remote.map(|a| a.ip());
+    if let Some(ip) = ip {
+        if !sh.per_ip.try_add(ip, sh.config.max_connections_per_ip) {
+            Counters::inc(&sh.counters.ip_limited);
+            return Err(sio::ConnectError::new(
+                "too many connections from this address",
+            ));
+        }
+    }
+    socket.insert(who);
+    socket.insert(Bucket::new(sh.config.rate_limit_burst));
+    let client_id = sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1;
+    socket.insert(ConnInfo {
+        client_id,
+        client_info: None,
+        staff: false,
+        ip,
+    });
+    Ok(())
+}
+
+fn on_connection(sh: &Shared, socket: &sio::Socket) {
+    let info = socket.get::<ConnInfo>();
+    let now = timestamp();
+    let _ = socket.emit(
+        "connection:status",
+        &json!({ "status": "connected", "timestamp": now }),
+    );
+    let _ = socket.emit(
+        "connected",
+        &json!({ "clientId": info.map(|i| i.client_id), "socketId": socket.id(), "timestamp": now }),
+    );
+    crate::feeds::alerts::on_connect(sh, socket);
+}
+
+fn on_disconnect(sh: &Shared, socket: &sio::Socket, reason: sio::DisconnectReason) {
+    tracing::debug!(socket = socket.id(), %reason, "disconnected");
+    let info = socket.get::<ConnInfo>();
+    if let Some(ip) = info.as_ref().and_then(|i| i.ip) {
+        sh.per_ip.remove(ip);
+    }
+    if reason == sio::DisconnectReason::SlowConsumer {
+        sh.note(
+            "slow_consumer",
+            json!({ "socket": socket.id(), "user": socket.get::<Identity>().and_then(|w| w.sub) }),
+        );
+    }
+    if info.is_some_and(|i| i.staff) {
+        let _ = socket.ns().to(STAFF_ROOM).emit(
+            "staffConnectionUpdate",
+            &staff_update(socket, "disconnected"),
+        );
+    }
+}
+
+fn on_client_error(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
+    Counters::inc(&sh.counters.client_errors);
+    let report: Value = ev.arg(0).unwrap_or(Value::Null);
+    let message = report.get("message").and_then(Value::as_str).unwrap_or("");
+    tracing::warn!(socket = socket.id(), message, "client error reported");
+}
+
+fn on_client_info(_sh: &Arc<Shared>, socket: &sio::Socket, mut ev: sio::Event) {
+    let report: Value = ev.arg(0).unwrap_or(Value::Null);
+    if let Some(mut info) = socket.get::<ConnInfo>() {
+        info.client_info = Some(report);
+        socket.insert(info);
+    }
+    let _ = ev.ack(socket, &json!({ "success": true }));
+}
+
+fn on_unknown(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
+    Counters::inc(&sh.counters.unknown_events);
+    sh.metrics
+        .events_in
+        .get_or_create(&vec![("event".to_owned(), "unknown".to_owned())])
+        .inc();
+    tracing::debug!(event = ev.name(), "unknown client event");
+    let msg = format!("unknown event: {}", ev.name());
+    reply_error(socket, ev, &msg);
 }
 
 /// Build the engine with the gateway's handlers on `/`.
@@ -33,110 +180,46 @@ pub fn build(config: sio::Config, rules: &Rules, shared: Weak<Shared>) -> sio::S
         .namespace("/", |mut ns| {
             let sh = shared.clone();
             ns = ns.on_connect(move |socket, auth| {
-                let sh = sh.clone();
+                let sh = sh.upgrade();
                 async move {
-                    let Some(sh) = sh.upgrade() else {
-                        return Err(sio::ConnectError::new("server shutting down"));
-                    };
-                    let token = crate::identity::presented_token(&auth, socket.handshake());
-                    let who = sh.verifier.identify(token.as_deref()).map_err(|e| {
-                        Counters::inc(&sh.counters.auth_failures);
-                        tracing::debug!(error = %e, "connection refused");
-                        sh.note("auth_failure", json!({ "reason": e.to_string() }));
-                        sio::ConnectError::new(e.to_string())
-                    })?;
-                    socket.insert(who);
-                    let client_id = sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1;
-                    socket.insert(ConnInfo {
-                        client_id,
-                        client_info: None,
-                        staff: false,
-                    });
-                    Ok(())
+                    match sh {
+                        Some(sh) => on_connect(sh, socket, auth).await,
+                        None => Err(sio::ConnectError::new("server shutting down")),
+                    }
                 }
             });
             let sh = shared.clone();
             ns = ns.on_connection(move |socket| {
-                let info = socket.get::<ConnInfo>();
-                let now = timestamp();
-                let _ = socket.emit(
-                    "connection:status",
-                    &json!({ "status": "connected", "timestamp": now }),
-                );
-                let _ = socket.emit(
-                    "connected",
-                    &json!({
-                        "clientId": info.map(|i| i.client_id),
-                        "socketId": socket.id(),
-                        "timestamp": now,
-                    }),
-                );
                 if let Some(sh) = sh.upgrade() {
-                    crate::feeds::alerts::on_connect(&sh, socket);
+                    on_connection(&sh, socket);
                 }
             });
             let sh = shared.clone();
             ns = ns.on_async("notification:mark-read", move |socket, ev| {
-                let sh = sh.clone();
+                let sh = sh.upgrade();
                 async move {
-                    if let Some(sh) = sh.upgrade() {
+                    let Some(sh) = sh else { return };
+                    if let Some(ev) = admit(&sh, &socket, ev) {
                         crate::feeds::notify::mark_read(&sh, &socket, ev).await;
                     }
                 }
             });
             for event in rules.events() {
-                let sh = shared.clone();
-                ns = ns.on(event, move |socket, ev| {
-                    if let Some(sh) = sh.upgrade() {
-                        on_rule(&sh, socket, ev);
-                    }
-                });
+                ns = ns.on(event, guarded(&shared, on_rule));
             }
             let sh = shared.clone();
-            let sh_dc = shared.clone();
-            ns.on("ping", |socket, mut ev| {
-                let _ = ev.ack(socket, "pong");
-            })
-            .on("clientError", move |socket, ev| {
-                if let Some(sh) = sh.upgrade() {
-                    Counters::inc(&sh.counters.client_errors);
-                }
-                let report: Value = ev.arg(0).unwrap_or(Value::Null);
-                let message = report.get("message").and_then(Value::as_str).unwrap_or("");
-                tracing::warn!(socket = socket.id(), message, "client error reported");
-            })
-            .on("clientInfo", |socket, mut ev| {
-                let report: Value = ev.arg(0).unwrap_or(Value::Null);
-                if let Some(mut info) = socket.get::<ConnInfo>() {
-                    info.client_info = Some(report);
-                    socket.insert(info);
-                }
-                let _ = ev.ack(socket, &json!({ "success": true }));
-            })
-            .on_any({
-                let sh = shared.clone();
-                move |socket, ev| {
-                    if let Some(sh) = sh.upgrade() {
-                        Counters::inc(&sh.counters.unknown_events);
-                        sh.metrics.events_in.get_or_create(&vec![("event".to_owned(), "unknown".to_owned())]).inc();
-                    }
-                    tracing::debug!(event = ev.name(), "unknown client event");
-                    let msg = format!("unknown event: {}", ev.name());
-                    reply_error(socket, ev, &msg);
-                }
-            })
+            ns.on(
+                "ping",
+                guarded(&shared, |_, socket, mut ev| {
+                    let _ = ev.ack(socket, "pong");
+                }),
+            )
+            .on("clientError", guarded(&shared, on_client_error))
+            .on("clientInfo", guarded(&shared, on_client_info))
+            .on_any(guarded(&shared, on_unknown))
             .on_disconnect(move |socket, reason| {
-                tracing::debug!(socket = socket.id(), %reason, "disconnected");
-                if reason == sio::DisconnectReason::SlowConsumer {
-                    if let Some(sh) = sh_dc.upgrade() {
-                        sh.note("slow_consumer", json!({ "socket": socket.id(), "user": socket.get::<Identity>().and_then(|w| w.sub) }));
-                    }
-                }
-                if socket.get::<ConnInfo>().is_some_and(|i| i.staff) {
-                    let _ = socket.ns().to(STAFF_ROOM).emit(
-                        "staffConnectionUpdate",
-                        &staff_update(socket, "disconnected"),
-                    );
+                if let Some(sh) = sh.upgrade() {
+                    on_disconnect(&sh, socket, reason);
                 }
             })
         })
@@ -164,6 +247,14 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
     let payload: Option<Value> = ev
         .arg_raw(0)
         .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    if payload
+        .as_ref()
+        .is_some_and(|p| depth(p) > sh.config.max_json_depth)
+    {
+        Counters::inc(&sh.counters.too_deep);
+        reply_error(socket, ev, "payload nested too deeply");
+        return;
+    }
     let who = socket.get::<Identity>().unwrap_or_default();
     // One pure check (rules::check via Rule::authorize) decides, as for the HTTP API.
     let room = match rule.authorize(payload.as_ref(), &who) {
@@ -193,6 +284,17 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
     };
     match rule.action {
         Action::Join => {
+            // The socket's own id room does not count towards the cap.
+            let rooms = socket.rooms();
+            if !rooms.contains(&room) && rooms.len() > sh.config.max_rooms_per_socket {
+                Counters::inc(&sh.counters.room_limited);
+                let msg = format!(
+                    "room limit reached ({} rooms per connection)",
+                    sh.config.max_rooms_per_socket
+                );
+                reply_error(socket, ev, &msg);
+                return;
+            }
             socket.join(&room);
         }
         Action::Leave => {

@@ -5,5 +5,6 @@
 mod api;
 mod feeds;
 mod harness;
+mod limits;
 mod permissions;
 mod protocols;
