@@ -168,7 +168,79 @@ function marker(label) {
   return `${label}-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-module.exports = { api, request, roomMembers, recordAll, emitAck, isTimestamp, marker, sleep, sameJson };
+// --- identity (SPEC §3) ------------------------------------------------------------------
+
+/** The HS256 secret the suite starts servers with (`jwtArgs()`) and signs tokens with. */
+const JWT_SECRET = 'switchboard-e2e-secret-0123456789abcdef';
+
+/** `serve` arguments for JWT identity: `--jwt-secret`, and `--auth MODE` when given. */
+function jwtArgs(mode) {
+  return ['--jwt-secret', JWT_SECRET, ...(mode ? ['--auth', mode] : [])];
+}
+
+const minted = new Map();
+/**
+ * A token minted by the binary itself: `switchboard token --jwt-secret S --sub SUB
+ * [--role R]... [--tenant T] [--ttl TTL]`. Cached per argument list (default ttl 1h,
+ * far longer than a test run).
+ */
+function mintToken({ sub, roles = [], tenant, ttl = '1h', secret = JWT_SECRET }) {
+  const { execFileSync } = require('node:child_process');
+  const os = require('node:os');
+  const { switchboardPath } = require('./server');
+  const args = ['token', '--jwt-secret', secret, '--sub', sub, ...roles.flatMap((r) => ['--role', r])];
+  if (tenant !== undefined) args.push('--tenant', tenant);
+  args.push('--ttl', ttl);
+  const key = JSON.stringify(args);
+  if (!minted.has(key)) {
+    // no SWITCHBOARD_* from the caller's shell (a config file, another secret) may leak in
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')));
+    const out = execFileSync(switchboardPath(), args, { env, cwd: os.tmpdir(), encoding: 'utf8', timeout: 10_000 });
+    const token = out.trim();
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+      throw new Error(`switchboard ${args.join(' ')} printed no JWT: ${JSON.stringify(out)}`);
+    }
+    minted.set(key, token);
+  }
+  return minted.get(key);
+}
+
+const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+
+/**
+ * A hand-made JWT (for the tokens the binary will not mint: expired, other algorithms,
+ * forged). `alg` HS256 / HS384 / HS512 signs with `secret`; `none` leaves the signature empty.
+ */
+function signJwt(claims, { secret = JWT_SECRET, alg = 'HS256', header = {} } = {}) {
+  const crypto = require('node:crypto');
+  const head = b64url({ typ: 'JWT', alg, ...header });
+  const body = b64url(claims);
+  if (alg === 'none') return `${head}.${body}.`;
+  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg];
+  if (!hash) throw new Error(`signJwt: unsupported alg ${alg}`);
+  const sig = crypto.createHmac(hash, secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+/** Unix seconds now. */
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+module.exports = {
+  api,
+  request,
+  roomMembers,
+  recordAll,
+  emitAck,
+  isTimestamp,
+  marker,
+  sleep,
+  sameJson,
+  JWT_SECRET,
+  jwtArgs,
+  mintToken,
+  signJwt,
+  nowSec,
+};
 
 /**
  * Registers node:test hooks for one switchboard server per file (or `describe`): started

@@ -1,18 +1,26 @@
 'use strict';
 // SPEC §1c, the study-space booking system: `join:role|library|tenant|user` with a plain
 // string payload, and its tooling endpoints POST /api/test/socket-event and
-// GET /api/test/socket-stats with their exact envelopes.
+// GET /api/test/socket-stats with their exact envelopes. Every one of these rooms is
+// identity-bound (SPEC §3): clients connect with a JWT, and joins outside the token's
+// roles / tenant / user id are denied.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { MODES, waitConnect, expectTransport } = require('../lib/client');
-const { useSwitchboard, recordAll, emitAck, isTimestamp } = require('../lib/switchboard');
+const { useSwitchboard, recordAll, emitAck, isTimestamp, marker, jwtArgs, mintToken } = require('../lib/switchboard');
 
 describe('study-space booking (SPEC §1c)', () => {
-  const ctx = useSwitchboard();
+  const ctx = useSwitchboard({ extraArgs: jwtArgs() });
+  const STAFF = mintToken({ sub: 'staff-1', roles: ['staff'], tenant: 't1' });
+  const STUDENT = mintToken({ sub: 'stud-1', roles: ['student'], tenant: 't1' });
+  const U1 = mintToken({ sub: 'u1', roles: ['student'], tenant: 't1' });
+  const U2 = mintToken({ sub: 'u2', roles: ['student'], tenant: 't2' });
+  const NO_TENANT = mintToken({ sub: 'u3', roles: ['student'] });
 
-  async function open(mode) {
-    const s = ctx.clients.socket('/', mode.opts);
+  /** A socket with `auth: { token }` (anonymous without a token) and a recorder; resolves once connected. */
+  async function open(mode, token) {
+    const s = ctx.clients.socket('/', token ? { ...mode.opts, auth: { token } } : mode.opts);
     const rec = recordAll(s);
     await waitConnect(s);
     return { s, rec };
@@ -35,8 +43,8 @@ describe('study-space booking (SPEC §1c)', () => {
   for (const mode of MODES) {
     describe(mode.name, () => {
       it('join:role "staff" acks; booking:created sent via /api/test/socket-event to role:staff reaches staff only', { timeout: 15_000 }, async () => {
-        const staff = await open(mode);
-        const student = await open(mode);
+        const staff = await open(mode, STAFF);
+        const student = await open(mode, STUDENT);
         assert.deepStrictEqual(await emitAck(staff.s, 'join:role', 'staff'), { success: true, room: 'role:staff' });
         assert.deepStrictEqual(await emitAck(student.s, 'join:role', 'student'), { success: true, room: 'role:student' });
 
@@ -61,8 +69,8 @@ describe('study-space booking (SPEC §1c)', () => {
       });
 
       it('join:library / join:tenant / join:user ack their rooms; events reach them; socket-stats counts them', { timeout: 15_000 }, async () => {
-        const a = await open(mode);
-        const b = await open(mode);
+        const a = await open(mode, U1);
+        const b = await open(mode, U2);
         assert.deepStrictEqual(await emitAck(a.s, 'join:library', 'lib-1'), { success: true, room: 'library:lib-1' });
         assert.deepStrictEqual(await emitAck(a.s, 'join:tenant', 't1'), { success: true, room: 'tenant:t1' });
         assert.deepStrictEqual(await emitAck(a.s, 'join:user', 'u1'), { success: true, room: 'user:u1' });
@@ -99,7 +107,7 @@ describe('study-space booking (SPEC §1c)', () => {
       });
 
       it('join:* without an ack callback, frontend style, still joins', { timeout: 15_000 }, async () => {
-        const s = ctx.clients.socket('/', mode.opts);
+        const s = ctx.clients.socket('/', { ...mode.opts, auth: { token: STAFF } });
         const rec = recordAll(s);
         s.on('connect', () => {
           s.emit('join:role', 'staff');
@@ -111,6 +119,67 @@ describe('study-space booking (SPEC §1c)', () => {
         await socketEvent({ event: 'booking:cancelled', data: { id: 'b-2' }, room: 'role:staff' });
         assert.deepStrictEqual((await rec.first('booking:cancelled')).args[0], { id: 'b-2' });
         assert.deepStrictEqual(rec.of('error'), []);
+      });
+
+      it('join:role / join:tenant / join:user / join:library outside the token are denied: error ack or `error` event, no room, still connected', { timeout: 15_000 }, async () => {
+        const anon = await open(mode);
+        const student = await open(mode, STUDENT); // stud-1, student, tenant t1
+        const u2 = await open(mode, U2); // u2, student, tenant t2
+        const noTenant = await open(mode, NO_TENANT); // u3, student, no tenant
+        const attempts = [
+          // [who, socket, event, id, expected error]
+          ['anonymous', anon, 'join:role', 'student', /^authentication required/],
+          ['anonymous', anon, 'join:library', 'lib-1', /^authentication required/],
+          ['anonymous', anon, 'join:tenant', 't1', /^authentication required/],
+          ['anonymous', anon, 'join:user', 'u1', /^authentication required/],
+          ['student', student, 'join:role', 'staff', /./],
+          ['student', student, 'join:role', 'admin', /./],
+          ['tenant t1', student, 'join:tenant', 't2', /./],
+          ['tenant t2', u2, 'join:tenant', 't1', /./],
+          ['no tenant', noTenant, 'join:tenant', 't1', /./],
+          ['stud-1', student, 'join:user', 'u1', /./],
+          ['u2', u2, 'join:user', 'stud-1', /./],
+        ];
+        for (const [who, x, event, id, re] of attempts) {
+          const ack = await emitAck(x.s, event, id);
+          const label = `${who}: ${event} ${JSON.stringify(id)} → ${JSON.stringify(ack)}`;
+          assert.deepStrictEqual(Object.keys(ack || {}).sort(), ['error', 'success'], label);
+          assert.equal(ack.success, false, label);
+          assert.equal(typeof ack.error, 'string', label);
+          assert.match(ack.error, re, label);
+        }
+        // frontend style, no ack callback: an `error` event per denial, in order
+        student.s.emit('join:role', 'staff');
+        student.s.emit('join:tenant', 't2');
+        student.s.emit('join:user', 'u1');
+        await student.rec.until((xs) => xs.filter((i) => i.event === 'error').length >= 3, 'three `error` events');
+        const errors = student.rec.of('error').map((i) => i.args[0]);
+        assert.deepStrictEqual(errors.map((e) => [e.event, e.success, typeof e.error]), [
+          ['join:role', false, 'string'],
+          ['join:tenant', false, 'string'],
+          ['join:user', false, 'string'],
+        ]);
+
+        // no room came of it, and the rooms hear nothing
+        const stats = await ctx.http.stats();
+        assert.deepStrictEqual(stats.rooms, [], `rooms: ${JSON.stringify(stats.rooms)}`);
+        for (const room of ['role:staff', 'role:admin', 'role:student', 'tenant:t1', 'tenant:t2', 'user:u1', 'user:stud-1', 'library:lib-1']) {
+          await ctx.http.publish({ event: 'probe', data: { room }, rooms: [room] });
+        }
+        const m = marker('sync');
+        await ctx.http.publish({ event: 'sync', data: { marker: m } });
+        for (const x of [anon, student, u2, noTenant]) {
+          await x.rec.first('sync', (d) => d && d.marker === m);
+          assert.deepStrictEqual(x.rec.of('probe'), []);
+          assert.equal(x.s.connected, true);
+        }
+        // the same sockets still join their own rooms (anonymous: nothing identity-bound)
+        assert.deepStrictEqual(await emitAck(student.s, 'join:role', 'student'), { success: true, room: 'role:student' });
+        assert.deepStrictEqual(await emitAck(student.s, 'join:tenant', 't1'), { success: true, room: 'tenant:t1' });
+        assert.deepStrictEqual(await emitAck(student.s, 'join:user', 'stud-1'), { success: true, room: 'user:stud-1' });
+        assert.deepStrictEqual(await emitAck(u2.s, 'join:tenant', 't2'), { success: true, room: 'tenant:t2' });
+        assert.deepStrictEqual(await emitAck(noTenant.s, 'join:library', 'lib-1'), { success: true, room: 'library:lib-1' });
+        await expectTransport(assert, student.s, mode);
       });
     });
   }

@@ -52,11 +52,18 @@ describe('served client bundle and /health', () => {
         assert.equal(s.io.engine.transport.name, transports[0]);
         // (objects made inside the VM have that realm's prototypes: compare plain copies)
         const plain = (v) => JSON.parse(JSON.stringify(v));
+        // listening before subscribing: the subscribe itself answers with the module's
+        // current KPIs (SPEC §1a, `[]` here), so wait for the published list specifically
+        const m = `bundle-${transports[0]}-${Date.now()}`;
+        const got = new Promise((resolve) => {
+          s.on('kpi:update:finance', (list) => {
+            if (Array.isArray(list) && list.length === 1 && list[0].id === m) resolve(list);
+          });
+        });
         assert.deepStrictEqual(plain(await emitAck(s, 'module:subscribe', { moduleKey: 'finance' })), { success: true, room: 'module:finance' });
-        const got = new Promise((resolve) => s.once('kpi:update:finance', resolve));
-        const d = await ctx.http.publish({ event: 'kpi:update:finance', data: [{ id: 'x', value: 1 }], rooms: ['module:finance'] });
+        const d = await ctx.http.publish({ event: 'kpi:update:finance', data: [{ id: m, value: 1 }], rooms: ['module:finance'] });
         assert.equal(d.recipients, 1);
-        assert.deepStrictEqual(plain(await withTimeout(got, 5_000, 'kpi:update:finance via the served bundle')), [{ id: 'x', value: 1 }]);
+        assert.deepStrictEqual(plain(await withTimeout(got, 5_000, 'kpi:update:finance via the served bundle')), [{ id: m, value: 1 }]);
       } finally {
         s.disconnect();
       }

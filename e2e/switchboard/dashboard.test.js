@@ -5,7 +5,7 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { MODES, waitConnect, expectTransport } = require('../lib/client');
-const { useSwitchboard, recordAll, emitAck, marker } = require('../lib/switchboard');
+const { useSwitchboard, recordAll, emitAck, marker, jwtArgs, mintToken } = require('../lib/switchboard');
 
 /** A `dashboard:update` payload of SPEC §1a, tagged with `marker` so a test knows its own. */
 function dashboardUpdate(m) {
@@ -20,7 +20,8 @@ function dashboardUpdate(m) {
 const tagged = (i) => i.event === 'dashboard:update' && i.args[0] && typeof i.args[0].marker === 'string';
 
 describe('KPI dashboard vs staff dashboard rooms', () => {
-  const ctx = useSwitchboard();
+  const ctx = useSwitchboard({ extraArgs: jwtArgs() });
+  const STAFF = mintToken({ sub: 'staff-1', roles: ['staff'] });
 
   for (const mode of MODES) {
     describe(mode.name, () => {
@@ -39,8 +40,8 @@ describe('KPI dashboard vs staff dashboard rooms', () => {
         const kpi = ctx.clients.socket('/', mode.opts);
         const kpiRec = recordAll(kpi);
         kpi.on('connect', () => kpi.emit('dashboard:subscribe', {}));
-        // a staff dashboard (queue system) in the `dashboard` room
-        const staff = ctx.clients.socket('/', mode.opts);
+        // a staff dashboard (queue system) in the `dashboard` room: staff only, by token
+        const staff = ctx.clients.socket('/', { ...mode.opts, auth: { token: STAFF } });
         const staffRec = recordAll(staff);
         await Promise.all([waitConnect(kpi), waitConnect(staff)]);
         assert.deepStrictEqual(

@@ -122,16 +122,24 @@ fn reason(e: &jsonwebtoken::errors::Error) -> String {
 
 /// The token a client presented: `auth.token`, then `Authorization: Bearer`, then `?token=`.
 pub fn presented_token(auth: &Value, hs: &sio::Handshake) -> Option<String> {
-    if let Some(t) = auth.get("token").and_then(Value::as_str) {
-        return Some(t.to_owned());
+    match auth.get("token") {
+        Some(Value::String(t)) => return Some(t.clone()),
+        // A token that is not a string was still presented: it must fail verification,
+        // not be ignored (which would downgrade the client to anonymous).
+        Some(Value::Null) | None => {}
+        Some(other) => return Some(other.to_string()),
     }
-    if let Some(t) = hs
+    if let Some(v) = hs
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
     {
-        return Some(t.trim().to_owned());
+        // The scheme is case-insensitive (RFC 7235 §2.1).
+        if let Some((scheme, t)) = v.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Some(t.trim().to_owned());
+            }
+        }
     }
     hs.query_param("token").filter(|t| !t.is_empty())
 }

@@ -199,7 +199,10 @@ impl Session {
                     Pushed::Overflow
                 };
             }
-            o.queue.extend(frames.iter().cloned());
+            match frames {
+                [one] => o.queue.push_back(one.clone()),
+                many => o.queue.extend(many.iter().cloned()),
+            }
             o.waker.take()
         };
         if let Some(w) = waker {

@@ -60,7 +60,9 @@ fn check(sh: &Shared, req: &Request) -> Result<(), ApiError> {
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
         .ok_or(ApiError::Unauthorized)?;
     // Compare against every key (no early exit) so timing says nothing about which matched.
     let mut matched = None;
