@@ -126,7 +126,7 @@ impl App {
                 .await?,
         );
         let node_id = format!("{}:{}", hostname(), std::process::id());
-        let verifier = crate::identity::Verifier::from_config(&config);
+        let verifier = crate::identity::Verifier::from_config(&config)?;
         let api_keys = match &config.api_keys_file {
             Some(path) => crate::config::load_api_keys_file(path)?,
             None => config.api_keys.clone(),

@@ -223,6 +223,9 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Deepest JSON nesting accepted in event payloads and API bodies. Defaults to 32.
     pub max_json_depth: usize,
+    /// A PEM file with an RSA or EC (P-256) public key: tokens are then verified with
+    /// RS256 or ES256 instead of the HS256 secret. Defaults to none.
+    pub jwt_public_key_file: Option<std::path::PathBuf>,
     /// A TOML file with `[[api_keys]]` tables, re-read on SIGHUP so keys rotate without
     /// a restart; its keys replace those of the config file. Defaults to none.
     pub api_keys_file: Option<std::path::PathBuf>,
@@ -260,6 +263,7 @@ impl Default for Config {
             max_connections_per_ip: 1000,
             max_json_depth: 32,
             api_keys_file: None,
+            jwt_public_key_file: None,
             rules: RulesConfig::default(),
         }
     }
@@ -296,6 +300,7 @@ impl fmt::Debug for Config {
             max_connections_per_ip,
             max_json_depth,
             api_keys_file,
+            jwt_public_key_file,
             rules,
         } = self;
         f.debug_struct("Config")
@@ -325,6 +330,7 @@ impl fmt::Debug for Config {
             .field("max_connections_per_ip", max_connections_per_ip)
             .field("max_json_depth", max_json_depth)
             .field("api_keys_file", api_keys_file)
+            .field("jwt_public_key_file", jwt_public_key_file)
             .field("rules", rules)
             .finish()
     }
@@ -418,6 +424,7 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("max_connections_per_ip", Kind::Int),
     ("max_json_depth", Kind::Int),
     ("api_keys_file", Kind::Str),
+    ("jwt_public_key_file", Kind::Str),
 ];
 
 /// Top-level keys only the file can set.
@@ -1428,6 +1435,7 @@ mod tests {
             redis_url: Some("redis://r".into()),
             jwt_secret: Some("s".into()),
             api_keys_file: Some("keys.toml".into()),
+            jwt_public_key_file: Some("key.pem".into()),
             ..Config::default()
         };
         let table = toml::Table::try_from(&c).unwrap();

@@ -60,18 +60,30 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// From the configuration (HS256 secret).
-    pub fn from_config(cfg: &Config) -> Self {
-        let key = cfg.jwt_secret.as_ref().map(|s| {
-            (
+    /// From the configuration: the public key file (RS256/ES256) if set, else the HS256 secret.
+    pub fn from_config(cfg: &Config) -> Result<Self, IdentityConfigError> {
+        let key = match (&cfg.jwt_public_key_file, &cfg.jwt_secret) {
+            (Some(path), _) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    IdentityConfigError(format!("cannot read {}: {e}", path.display()))
+                })?;
+                Some(public_key(&pem).ok_or_else(|| {
+                    IdentityConfigError(format!(
+                        "{} holds no RSA or P-256 EC public key in PEM form",
+                        path.display()
+                    ))
+                })?)
+            }
+            (None, Some(s)) => Some((
                 DecodingKey::from_secret(s.expose().as_bytes()),
                 Algorithm::HS256,
-            )
-        });
-        Self {
+            )),
+            (None, None) => None,
+        };
+        Ok(Self {
             mode: cfg.auth,
             key,
-        }
+        })
     }
 
     /// With an explicit key (RS256/ES256 public keys, tests).
@@ -106,6 +118,19 @@ impl Verifier {
             tenant: c.tenant,
         })
     }
+}
+
+/// A bad `jwt_public_key_file`.
+#[derive(Debug, thiserror::Error)]
+#[error("jwt_public_key_file: {0}")]
+pub struct IdentityConfigError(String);
+
+/// An RSA key verifies RS256, an EC key ES256.
+fn public_key(pem: &[u8]) -> Option<(DecodingKey, Algorithm)> {
+    DecodingKey::from_rsa_pem(pem)
+        .map(|k| (k, Algorithm::RS256))
+        .or_else(|_| DecodingKey::from_ec_pem(pem).map(|k| (k, Algorithm::ES256)))
+        .ok()
 }
 
 fn reason(e: &jsonwebtoken::errors::Error) -> String {
@@ -265,5 +290,83 @@ mod tests {
         );
         let nokey = Verifier::new(AuthMode::Optional, None);
         assert_eq!(nokey.identify(Some("x")), Err(IdentityError::NoKey));
+    }
+
+    /// Generate a key pair with the openssl CLI; returns (private PKCS#8 PEM, public PEM path).
+    fn keypair(dir: &std::path::Path, algo: &[&str]) -> (Vec<u8>, std::path::PathBuf) {
+        let private = dir.join("private.pem");
+        let public = dir.join("public.pem");
+        let ok = std::process::Command::new("openssl")
+            .arg("genpkey")
+            .args(algo)
+            .arg("-out")
+            .arg(&private)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let ok = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&private)
+            .arg("-out")
+            .arg(&public)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        (std::fs::read(private).unwrap(), public)
+    }
+
+    #[test]
+    fn rs256_and_es256_public_keys_verify_their_tokens_only() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = Claims {
+            sub: "bob".into(),
+            roles: vec!["staff".into()],
+            tenant: None,
+            exp: now + 60,
+            nbf: None,
+        };
+        for (algo, alg) in [
+            (
+                &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..],
+                Algorithm::RS256,
+            ),
+            (
+                &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+                Algorithm::ES256,
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let (private, public) = keypair(dir.path(), algo);
+            let enc = match alg {
+                Algorithm::RS256 => EncodingKey::from_rsa_pem(&private).unwrap(),
+                _ => EncodingKey::from_ec_pem(&private).unwrap(),
+            };
+            let token = encode(&Header::new(alg), &claims, &enc).unwrap();
+            let cfg = Config {
+                jwt_public_key_file: Some(public),
+                auth: AuthMode::Required,
+                ..Config::default()
+            };
+            let v = Verifier::from_config(&cfg).unwrap();
+            assert_eq!(
+                v.identify(Some(&token)).unwrap().sub.as_deref(),
+                Some("bob"),
+                "{alg:?}"
+            );
+            // An HS256 token, whatever its secret, is refused under a public key.
+            let hs = mint(SECRET, "bob", &[], None, Duration::from_secs(60)).unwrap();
+            assert_eq!(
+                v.identify(Some(&hs)),
+                Err(IdentityError::Invalid("wrong algorithm".into()))
+            );
+        }
+        let cfg = Config {
+            jwt_public_key_file: Some("/nonexistent.pem".into()),
+            ..Config::default()
+        };
+        assert!(Verifier::from_config(&cfg).is_err());
     }
 }

@@ -12,11 +12,11 @@ async fn main() -> anyhow::Result<()> {
             let (config, warnings) = switchboard::config::Config::load(&args, &env)?;
             switchboard::app::init_tracing(&config);
             warnings.iter().for_each(|w| tracing::warn!("{w}"));
-            let listener = tokio::net::TcpListener::bind(config.listen).await?;
-            switchboard::App::build(config)
-                .await?
-                .run(listener, switchboard::app::shutdown_signal())
-                .await
+            // Everything that can fail on configuration (database, keys) fails before binding.
+            let listen = config.listen;
+            let app = switchboard::App::build(config).await?;
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            app.run(listener, switchboard::app::shutdown_signal()).await
         }
         Command::CheckConfig(args) => switchboard::app::check_config(&args, &env),
         Command::Publish(args) => switchboard::app::publish_cli(args).await,
