@@ -1,5 +1,6 @@
 'use strict';
-// `npm test`: runs every *.test.js under the suite directories that exist (sio/, switchboard/),
+// `npm test`: runs every *.test.js under the suite directories that exist (sio/, switchboard/,
+// pages/ — the built-in web pages in Chromium),
 // one file at a time, with Node's built-in test runner. Explicit file paths work the same on
 // every Node version (directory arguments and globs do not), and a suite directory that does
 // not exist yet, or has no tests yet, is skipped instead of failing the run.
@@ -13,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const E2E = path.resolve(__dirname, '..');
-const SUITES = ['sio', 'switchboard'];
+const SUITES = ['sio', 'switchboard', 'pages'];
 
 function testFiles(dir) {
   if (!fs.existsSync(dir)) return [];
