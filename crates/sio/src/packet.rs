@@ -284,3 +284,7 @@ mod tests {
         assert_eq!(e.ack("1"), b"462-/x,3[1]");
     }
 }
+
+#[cfg(test)]
+#[path = "packet_prop.rs"]
+mod prop;

@@ -191,3 +191,7 @@ mod tests {
         assert_eq!(header_len(70_000), 10);
     }
 }
+
+#[cfg(test)]
+#[path = "ws_prop.rs"]
+mod prop;

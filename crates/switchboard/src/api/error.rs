@@ -99,18 +99,45 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
     }
 }
 
+/// The top-level JSON shape a route accepts (serde would otherwise also read a struct
+/// from an array, in field order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One object.
+    Object,
+    /// One object, or an array of objects (batch).
+    ObjectOrBatch,
+    /// Anything (the route validates it itself).
+    Any,
+}
+
 /// Parse a JSON body: 400 for broken JSON, 422 for the wrong shape or nesting deeper
 /// than `max_depth`.
 pub fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
+    shape: Shape,
     max_depth: usize,
 ) -> Result<T, ApiError> {
-    let value: serde_json::Value =
+    use serde_json::Value;
+    let value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
     if crate::gateway::depth(&value) > max_depth {
         return Err(ApiError::Validation(format!(
             "JSON nested deeper than {max_depth} levels"
         )));
+    }
+    let ok = match (shape, &value) {
+        (Shape::Any, _) | (_, Value::Object(_)) => true,
+        (Shape::ObjectOrBatch, Value::Array(items)) => items.iter().all(Value::is_object),
+        _ => false,
+    };
+    if !ok {
+        let want = if shape == Shape::Object {
+            "a JSON object"
+        } else {
+            "a JSON object or an array of objects"
+        };
+        return Err(ApiError::Validation(format!("the body must be {want}")));
     }
     serde_json::from_value(value).map_err(|e| ApiError::Validation(e.to_string()))
 }

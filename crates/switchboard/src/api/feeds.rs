@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{parse_json, ApiError, ErrorBody};
+use super::error::{parse_json, ApiError, ErrorBody, Shape};
 use crate::app::Shared;
 use crate::feeds::kpi::{self, KpiError};
 use crate::feeds::notify::{self, Recipients};
@@ -58,7 +58,7 @@ pub async fn put_kpis(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     check_module(&module)?;
-    let body: Value = parse_json(&body?, sh.config.max_json_depth)?;
+    let body: Value = parse_json(&body?, Shape::Any, sh.config.max_json_depth)?;
     let kpis = kpi::validate(&body).map_err(|e| ApiError::Validation(e.to_string()))?;
     let list = kpi::put(&sh, &module, &kpis).await.map_err(|e| match e {
         KpiError::Store(s) => ApiError::from(s),
@@ -126,7 +126,7 @@ pub async fn post_notification(
     State(sh): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: NotificationRequest = parse_json(&body?, sh.config.max_json_depth)?;
+    let req: NotificationRequest = parse_json(&body?, Shape::Object, sh.config.max_json_depth)?;
     let to = match (req.user_id, req.role, req.room) {
         (Some(u), None, None) if !u.is_empty() => Recipients::User(u),
         (None, Some(r), None) if !r.is_empty() => Recipients::Role(r),
@@ -168,8 +168,9 @@ pub struct NotificationQuery {
     responses((status = 200, description = "{ notifications, unreadCount }"), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn list_notifications(
     State(sh): State<Arc<Shared>>,
-    Query(q): Query<NotificationQuery>,
+    q: Result<Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let user = required(q.user_id, "userId")?;
     let roles: Vec<String> = q
         .roles
@@ -213,7 +214,7 @@ pub async fn post_alert(
     State(sh): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: AlertRequest = parse_json(&body?, sh.config.max_json_depth)?;
+    let req: AlertRequest = parse_json(&body?, Shape::Object, sh.config.max_json_depth)?;
     let new = NewAlert {
         title: required(req.title, "title")?,
         message: required(req.message, "message")?,

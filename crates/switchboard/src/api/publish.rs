@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-use super::error::{parse_json, ApiError, ErrorBody};
+use super::error::{parse_json, ApiError, ErrorBody, Shape};
 use crate::app::{Counters, Shared};
 use crate::gateway::timestamp;
 
@@ -140,7 +140,7 @@ fn publish_inner(
     sh: &Arc<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
-    let body: PublishBody = parse_json(&body?, sh.config.max_json_depth)?;
+    let body: PublishBody = parse_json(&body?, Shape::ObjectOrBatch, sh.config.max_json_depth)?;
     let data = match body {
         PublishBody::One(req) => {
             req.validate()?;
@@ -188,7 +188,7 @@ pub async fn socket_event_route(
     State(sh): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body: SocketEventRequest = parse_json(&body?, sh.config.max_json_depth)?;
+    let body: SocketEventRequest = parse_json(&body?, Shape::Object, sh.config.max_json_depth)?;
     let req = PublishRequest {
         event: body.event,
         data: body.data,

@@ -244,17 +244,20 @@ fn on_rule(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
         .events_in
         .get_or_create(&sh.metrics.event_label(ev.name()))
         .inc();
-    let payload: Option<Value> = ev
+    // The engine only checked that the arguments are JSON; serde_json refuses (and we
+    // treat as too deep) nesting past its recursion limit, and we cap it lower still.
+    let payload: Option<Value> = match ev
         .arg_raw(0)
-        .and_then(|raw| serde_json::from_str(raw.get()).ok());
-    if payload
-        .as_ref()
-        .is_some_and(|p| depth(p) > sh.config.max_json_depth)
+        .map(|raw| serde_json::from_str::<Value>(raw.get()))
     {
-        Counters::inc(&sh.counters.too_deep);
-        reply_error(socket, ev, "payload nested too deeply");
-        return;
-    }
+        None => None,
+        Some(Ok(v)) if depth(&v) <= sh.config.max_json_depth => Some(v),
+        Some(_) => {
+            Counters::inc(&sh.counters.too_deep);
+            reply_error(socket, ev, "payload nested too deeply");
+            return;
+        }
+    };
     let who = socket.get::<Identity>().unwrap_or_default();
     // One pure check (rules::check via Rule::authorize) decides, as for the HTTP API.
     let room = match rule.authorize(payload.as_ref(), &who) {

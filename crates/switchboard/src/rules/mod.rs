@@ -1190,3 +1190,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod rules_prop;

@@ -121,6 +121,31 @@ async fn bad_requests_get_json_errors_and_nothing_is_sent() {
         (st, e["error"]["code"].as_str()),
         (413, Some("payload_too_large"))
     );
+    // A struct is never read from an array (serde's field-order form).
+    let (st, e) = srv
+        .post(
+            "/api/v1/publish",
+            &json!(["AAA", { "x": 1 }, ["module:control"]]),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["message"].as_str()),
+        (
+            422,
+            Some("the body must be a JSON object or an array of objects")
+        )
+    );
+    assert_eq!(
+        srv.post("/api/test/socket-event", &json!(["ev", 1]))
+            .await
+            .0,
+        422
+    );
+    let (st, e) = srv.get("/api/v1/notifications?userId=a&limit=abc").await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
     let (st, e) = srv.get("/api/v1/nope").await;
     assert_eq!((st, e["error"]["code"].as_str()), (404, Some("not_found")));
     let (_, stats) = srv.get("/api/v1/stats").await;

@@ -151,6 +151,14 @@ async fn deeply_nested_json_is_refused_on_both_sides() {
         e,
         json!({ "success": false, "error": "payload nested too deeply" })
     );
+    // Past serde_json's own recursion limit (128) too: refused as too deep, not "missing".
+    let e = c
+        .ack("module:subscribe", json!({ "moduleKey": nested(1000) }))
+        .await;
+    assert_eq!(
+        e,
+        json!({ "success": false, "error": "payload nested too deeply" })
+    );
 }
 
 #[tokio::test]

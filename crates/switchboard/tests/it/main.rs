@@ -3,6 +3,7 @@
 #![allow(missing_docs, unreachable_pub)]
 
 mod api;
+mod campaign;
 mod feeds;
 mod harness;
 mod limits;
