@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 
 use crate::config::Config;
 use crate::rules::Rules;
@@ -197,7 +198,10 @@ impl App {
         let io = self.shared.io.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let serve = axum::serve(
-            listener,
+            listener.tap_io(|tcp| {
+                // Frames are batched by the engine; Nagle would only delay them.
+                let _ = tcp.set_nodelay(true);
+            }),
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
