@@ -1,0 +1,1447 @@
+//! sb-bench: end-to-end load generator for `switchboard` and its baselines.
+//!
+//! Speaks Engine.IO v4 / Socket.IO v5 over WebSocket only, as raw frames:
+//!   `GET /socket.io/?EIO=4&transport=websocket` -> server `0{..}` (OPEN)
+//!   client `40` -> server `40{"sid":..}` (CONNECT ack); `2` ping -> `3` pong; `42[...]` events.
+//! Publishes go through the product's HTTP API (`POST /api/v1/publish`) on a few
+//! keep-alive connections with a minimal HTTP/1.1 client, or (`--proto peer`, for
+//! `crates/sio`'s bench-peer) through a Socket.IO `bcast` event.
+//!
+//! Subcommands (one JSON line on stdout, a human summary on stderr):
+//!   connect  N clients at R/s, each emits `module:subscribe` right after the CONNECT ack;
+//!            connect-to-snapshot latency, server RSS per idle subscribed connection.
+//!   fanout   N subscribers in K module rooms, publishes at rate steps; latency now-ts,
+//!            loss after a drain wait; optional slow consumer that stops reading.
+//!   publish  the publish API alone, closed loop, for lists of 1..n target rooms.
+//!
+//! Single-threaded on purpose (tokio current_thread + LocalSet): `run.sh` pins it to one
+//! core and every result carries the generator's own CPU use. Loopback targets only;
+//! every loop is bounded in count and time.
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::str::FromStr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Notify};
+use tokio::time::{sleep, sleep_until};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{client_async_with_config, WebSocketStream};
+
+type Ws = WebSocketStream<TcpStream>;
+
+// ------------------------------------------------------------------ arguments
+
+/// `--key value` pairs after the subcommand; every key must be consumed.
+struct Opts {
+    m: HashMap<String, String>,
+    used: RefCell<HashSet<String>>,
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> Opts {
+        let mut m = HashMap::new();
+        let mut i = 0;
+        while i < args.len() {
+            let k = args[i]
+                .strip_prefix("--")
+                .unwrap_or_else(|| die(&format!("unexpected argument {}", args[i])));
+            let v = args
+                .get(i + 1)
+                .unwrap_or_else(|| die(&format!("--{k} needs a value")));
+            m.insert(k.to_string(), v.clone());
+            i += 2;
+        }
+        Opts {
+            m,
+            used: RefCell::new(HashSet::new()),
+        }
+    }
+    fn get<T: FromStr>(&self, k: &str, d: T) -> T {
+        self.used.borrow_mut().insert(k.to_string());
+        match self.m.get(k) {
+            None => d,
+            Some(v) => v
+                .parse()
+                .unwrap_or_else(|_| die(&format!("--{k}: cannot parse {v:?}"))),
+        }
+    }
+    fn s(&self, k: &str, d: &str) -> String {
+        self.get(k, d.to_string())
+    }
+    fn list(&self, k: &str, d: &str) -> Vec<f64> {
+        self.s(k, d)
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| {
+                x.trim()
+                    .parse()
+                    .unwrap_or_else(|_| die(&format!("--{k}: bad number {x:?}")))
+            })
+            .collect()
+    }
+    fn finish(&self) {
+        let used = self.used.borrow();
+        for k in self.m.keys() {
+            if !used.contains(k) {
+                die(&format!("unknown option --{k}"));
+            }
+        }
+    }
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("sb-bench: {msg}");
+    std::process::exit(2)
+}
+
+#[derive(Clone)]
+struct Common {
+    addr: SocketAddr,
+    server_pid: Option<u32>,
+    label: String,
+    ws_read_buffer: usize,
+    connect_timeout: f64,
+    /// `erp`: module:subscribe + snapshot, HTTP publish. `peer`: join + bcast (bench-peer).
+    proto: Proto,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Proto {
+    Erp,
+    Peer,
+}
+
+impl Common {
+    fn from(o: &Opts) -> Common {
+        let port: u16 = o.get("port", 3000);
+        let pid: i64 = o.get("server-pid", -1);
+        let proto = match o.s("proto", "erp").as_str() {
+            "erp" => Proto::Erp,
+            "peer" => Proto::Peer,
+            p => die(&format!("--proto {p}: expected erp or peer")),
+        };
+        Common {
+            // Loopback only, by construction: there is no --host.
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            server_pid: (pid > 0).then_some(pid as u32),
+            label: o.s("label", ""),
+            ws_read_buffer: o.get("ws-read-buffer", 4096usize).max(256),
+            connect_timeout: o.get("connect-timeout", 10.0),
+            proto,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ /proc and time
+
+/// USER_HZ: 100 on every Linux target this runs on.
+const CLK_TCK: f64 = 100.0;
+
+fn proc_cpu_s(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = s[s.rfind(')')? + 1..].split_whitespace().collect();
+    // fields after the command: [0]=state ... [11]=utime [12]=stime
+    Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / CLK_TCK)
+}
+
+fn proc_rss_kb(pid: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Busy CPU seconds of the whole machine (all CPUs) from /proc/stat.
+fn machine_busy_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<f64> = s
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    (v.len() == 8).then(|| (v.iter().sum::<f64>() - v[3] - v[4]) / CLK_TCK)
+}
+
+struct CpuMeter {
+    pid: Option<String>,
+    t0: Instant,
+    srv0: Option<f64>,
+    gen0: Option<f64>,
+    all0: Option<f64>,
+}
+
+impl CpuMeter {
+    fn start(pid: Option<u32>) -> CpuMeter {
+        let pid = pid.map(|p| p.to_string());
+        CpuMeter {
+            srv0: pid.as_deref().and_then(proc_cpu_s),
+            pid,
+            gen0: proc_cpu_s("self"),
+            all0: machine_busy_s(),
+            t0: Instant::now(),
+        }
+    }
+    /// (wall s, server util, generator util, others util); util = CPU s / wall s. Also the CPU used by everything else on the machine (other processes stealing the
+    /// pinned cores make a measurement worthless; this makes it visible).
+    fn read4(&self) -> (f64, Option<f64>, Option<f64>, Option<f64>) {
+        let wall = self.t0.elapsed().as_secs_f64().max(1e-9);
+        let srv_s = self
+            .srv0
+            .zip(self.pid.as_deref().and_then(proc_cpu_s))
+            .map(|(a, b)| b - a);
+        let gen_s = self.gen0.zip(proc_cpu_s("self")).map(|(a, b)| b - a);
+        let all_s = self.all0.zip(machine_busy_s()).map(|(a, b)| b - a);
+        let others =
+            all_s.map(|a| r3(((a - srv_s.unwrap_or(0.0) - gen_s.unwrap_or(0.0)) / wall).max(0.0)));
+        (
+            r3(wall),
+            srv_s.map(|x| r3(x / wall)),
+            gen_s.map(|x| r3(x / wall)),
+            others,
+        )
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn r3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn hist(max: u64) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, max, 3).expect("histogram bounds")
+}
+
+/// Percentiles of a histogram in ns (or µs with `per_ms` = 1000) as milliseconds.
+fn lat_json(h: &Histogram<u64>, per_ms: f64) -> Value {
+    let q = |x: f64| {
+        if h.is_empty() {
+            Value::Null
+        } else {
+            json!(r3(h.value_at_quantile(x) as f64 / per_ms))
+        }
+    };
+    json!({
+        "n": h.len(), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
+        "max": if h.is_empty() { Value::Null } else { json!(r3(h.max() as f64 / per_ms)) },
+    })
+}
+
+fn count_err(m: &RefCell<BTreeMap<String, u64>>, e: String) {
+    *m.borrow_mut().entry(e).or_insert(0) += 1;
+}
+
+fn errs_json(m: &BTreeMap<String, u64>) -> Value {
+    let mut v: Vec<_> = m.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1));
+    Value::Object(
+        v.into_iter()
+            .take(5)
+            .map(|(k, n)| (k.clone(), json!(n)))
+            .collect(),
+    )
+}
+
+// ------------------------------------------------------------------ Socket.IO client
+
+/// TCP connect, WebSocket upgrade, Engine.IO OPEN, Socket.IO CONNECT to "/".
+async fn sio_connect(c: &Common) -> Result<Ws, String> {
+    let tcp = TcpStream::connect(c.addr)
+        .await
+        .map_err(|e| format!("tcp connect: {}", e.kind()))?;
+    let _ = tcp.set_nodelay(true);
+    // Small read buffer: tungstenite zero-fills its whole read buffer (128 KiB by
+    // default) on every read, which made the generator the bottleneck (sio-bench notes).
+    let cfg = WebSocketConfig::default().read_buffer_size(c.ws_read_buffer);
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", c.addr);
+    let (mut ws, _) = client_async_with_config(url, tcp, Some(cfg))
+        .await
+        .map_err(|e| format!("ws upgrade: {e}"))?;
+    let mut opened = false;
+    loop {
+        let t = match ws.next().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(_))) | None => return Err("closed during handshake".into()),
+            Some(Err(e)) => return Err(format!("handshake read: {e}")),
+            Some(Ok(_)) => continue,
+        };
+        let s = t.as_str();
+        if !opened {
+            if !s.starts_with('0') {
+                return Err(format!("expected OPEN, got {:.40}", s));
+            }
+            opened = true;
+            ws.send(Message::text("40"))
+                .await
+                .map_err(|e| format!("send CONNECT: {e}"))?;
+        } else if s.starts_with("40") {
+            return Ok(ws);
+        } else if s == "2" {
+            ws.send(Message::text("3"))
+                .await
+                .map_err(|e| format!("pong: {e}"))?;
+        } else if s.starts_with("44") {
+            return Err(format!("connect_error {:.60}", s));
+        }
+    }
+}
+
+fn module_key(i: usize) -> String {
+    format!("m{i}")
+}
+
+/// The subscribe packet of the protocol and the prefix of the frame that proves it.
+fn subscribe_packet(proto: Proto, room: usize) -> (String, String) {
+    match proto {
+        Proto::Erp => {
+            let m = module_key(room);
+            (
+                format!("42[\"module:subscribe\",{{\"moduleKey\":\"{m}\"}}]"),
+                format!("42[\"kpi:update:{m}\""),
+            )
+        }
+        // bench-peer has no snapshot: membership is proven by a warm-up broadcast (ts 0).
+        Proto::Peer => (format!("42[\"join\",\"room-{room}\"]"), "42[\"msg\"".into()),
+    }
+}
+
+/// The prefix of measured data frames.
+fn data_prefix(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Erp => "42[\"bench\"",
+        Proto::Peer => "42[\"msg\"",
+    }
+}
+
+/// The integer after `"ts":`.
+fn parse_ts(s: &str) -> Option<u64> {
+    let i = s.find("\"ts\":")? + 5;
+    let b = s.as_bytes();
+    let mut j = i;
+    let mut v: u64 = 0;
+    while j < b.len() && b[j].is_ascii_digit() {
+        v = v.wrapping_mul(10).wrapping_add((b[j] - b'0') as u64);
+        j += 1;
+    }
+    (j > i).then_some(v)
+}
+
+// ------------------------------------------------------------------ minimal HTTP/1.1 client
+
+/// One keep-alive HTTP/1.1 connection, one request at a time (no pipelining).
+struct Http {
+    addr: SocketAddr,
+    s: Option<TcpStream>,
+    buf: Vec<u8>,
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+impl Http {
+    fn new(addr: SocketAddr) -> Http {
+        Http {
+            addr,
+            s: None,
+            buf: Vec::with_capacity(8192),
+        }
+    }
+
+    fn request_bytes(addr: SocketAddr, method: &str, path: &str, body: &str) -> Vec<u8> {
+        let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+        if !body.is_empty() || method == "POST" {
+            r.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        r.push_str("\r\n");
+        r.push_str(body);
+        r.into_bytes()
+    }
+
+    /// Sends `req`, returns (status, body). A keep-alive connection the server closed
+    /// while idle (Node closes after 5 s) is reopened and the request sent once more.
+    async fn call(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let fresh = self.s.is_none();
+        match self.try_call(req).await {
+            Ok(r) => Ok(r),
+            Err((e, got_bytes)) => {
+                self.s = None;
+                if fresh || got_bytes {
+                    return Err(e);
+                }
+                self.try_call(req).await.map_err(|(e, _)| {
+                    self.s = None;
+                    e
+                })
+            }
+        }
+    }
+
+    async fn try_call(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>), (String, bool)> {
+        if self.s.is_none() {
+            let s = TcpStream::connect(self.addr)
+                .await
+                .map_err(|e| (format!("http connect: {}", e.kind()), false))?;
+            let _ = s.set_nodelay(true);
+            self.s = Some(s);
+        }
+        let s = self.s.as_mut().expect("connected");
+        s.write_all(req)
+            .await
+            .map_err(|e| (format!("http write: {}", e.kind()), false))?;
+        self.buf.clear();
+        loop {
+            if let Some(he) = find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..he])
+                    .map_err(|_| ("http: non-utf8 head".to_string(), true))?;
+                let status: u16 = head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|x| x.parse().ok())
+                    .ok_or_else(|| (format!("http: bad status line {:.40}", head), true))?;
+                let mut cl: Option<usize> = None;
+                let mut chunked = false;
+                let mut close = false;
+                for l in head.split("\r\n").skip(1) {
+                    let Some((k, v)) = l.split_once(':') else {
+                        continue;
+                    };
+                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
+                    match k.as_str() {
+                        "content-length" => cl = v.parse().ok(),
+                        "transfer-encoding" => chunked = v.contains("chunked"),
+                        "connection" => close = v == "close",
+                        _ => {}
+                    }
+                }
+                let body_start = he + 4;
+                let body = if chunked {
+                    loop {
+                        if let Some(end) = find(&self.buf[body_start..], b"0\r\n\r\n") {
+                            break dechunk(&self.buf[body_start..body_start + end + 5]);
+                        }
+                        self.read_more().await?;
+                    }
+                } else {
+                    let n = cl.unwrap_or(0);
+                    while self.buf.len() < body_start + n {
+                        self.read_more().await?;
+                    }
+                    self.buf[body_start..body_start + n].to_vec()
+                };
+                if close {
+                    self.s = None;
+                }
+                return Ok((status, body));
+            }
+            self.read_more().await?;
+        }
+    }
+
+    async fn read_more(&mut self) -> Result<(), (String, bool)> {
+        let got = !self.buf.is_empty();
+        let s = self
+            .s
+            .as_mut()
+            .ok_or_else(|| ("http: not connected".to_string(), got))?;
+        self.buf.reserve(4096);
+        match s.read_buf(&mut self.buf).await {
+            Ok(0) => Err(("http: closed by server".into(), got)),
+            Ok(_) => Ok(()),
+            Err(e) => Err((format!("http read: {}", e.kind()), got)),
+        }
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(le) = find(b, b"\r\n") {
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..le]).unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if n == 0 || b.len() < le + 2 + n {
+            break;
+        }
+        out.extend_from_slice(&b[le + 2..le + 2 + n]);
+        b = &b[(le + 4 + n).min(b.len())..];
+    }
+    out
+}
+
+/// `counters` of switchboard's `GET /api/v1/stats` (None for servers without it).
+async fn server_counters(addr: SocketAddr) -> Option<Value> {
+    let mut h = Http::new(addr);
+    let req = Http::request_bytes(addr, "GET", "/api/v1/stats", "");
+    let (st, body) = tokio::time::timeout(Duration::from_secs(5), h.call(&req))
+        .await
+        .ok()?
+        .ok()?;
+    if st != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&body).ok()?;
+    Some(json!({
+        "connections": v["data"]["connections"],
+        "slow_consumers": v["data"]["counters"]["slow_consumers"],
+        "deliveries": v["data"]["counters"]["deliveries"],
+        "published": v["data"]["counters"]["published"],
+        "volatile_dropped": v["data"]["counters"]["volatile_dropped"],
+    }))
+}
+
+// ------------------------------------------------------------------ connect storm
+
+async fn run_connect(o: &Opts) -> Value {
+    let c = Common::from(o);
+    let clients: usize = o.get("clients", 1000);
+    let rate: f64 = o.get("rate", 1000.0f64).max(0.001);
+    let hold: f64 = o.get("hold", 10.0);
+    let modules: usize = o.get("modules", 1usize).max(1);
+    o.finish();
+
+    let pid = c.server_pid.map(|p| p.to_string());
+    let rss_before = pid.as_deref().and_then(proc_rss_kb);
+    let h_ack = Rc::new(RefCell::new(hist(60_000_000_000)));
+    let h_snap = Rc::new(RefCell::new(hist(60_000_000_000)));
+    let (connected, subscribed, failed, dropped) = (
+        Rc::new(Cell::new(0u64)),
+        Rc::new(Cell::new(0u64)),
+        Rc::new(Cell::new(0u64)),
+        Rc::new(Cell::new(0u64)),
+    );
+    let errors = Rc::new(RefCell::new(BTreeMap::new()));
+    let holding = Rc::new(Cell::new(true));
+
+    let cpu = CpuMeter::start(c.server_pid);
+    let start = tokio::time::Instant::now();
+    for i in 0..clients {
+        sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+        let (c, h_ack, h_snap) = (c.clone(), h_ack.clone(), h_snap.clone());
+        let (connected, subscribed, failed, dropped) = (
+            connected.clone(),
+            subscribed.clone(),
+            failed.clone(),
+            dropped.clone(),
+        );
+        let (errors, holding) = (errors.clone(), holding.clone());
+        tokio::task::spawn_local(async move {
+            let t0 = Instant::now();
+            let (pkt, proof) = subscribe_packet(c.proto, i % modules);
+            let setup = async {
+                let mut ws = sio_connect(&c).await?;
+                let t_ack = t0.elapsed();
+                ws.send(Message::text(pkt))
+                    .await
+                    .map_err(|e| format!("send subscribe: {e}"))?;
+                if c.proto == Proto::Peer {
+                    return Ok((ws, t_ack, None));
+                }
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) => {
+                            let s = t.as_str();
+                            if s.starts_with(&proof) {
+                                return Ok((ws, t_ack, Some(t0.elapsed())));
+                            } else if s == "2" {
+                                ws.send(Message::text("3"))
+                                    .await
+                                    .map_err(|e| format!("pong: {e}"))?;
+                            } else if s.starts_with("42[\"error\"") {
+                                return Err(format!("subscribe refused: {:.80}", s));
+                            }
+                        }
+                        Some(Ok(Message::Close(_))) | None => {
+                            return Err("closed before snapshot".to_string())
+                        }
+                        Some(Err(e)) => return Err(format!("read before snapshot: {e}")),
+                        Some(Ok(_)) => {}
+                    }
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs_f64(c.connect_timeout), setup).await {
+                Ok(Ok((mut ws, t_ack, t_snap))) => {
+                    h_ack
+                        .borrow_mut()
+                        .saturating_record(t_ack.as_micros().max(1) as u64);
+                    connected.set(connected.get() + 1);
+                    if let Some(t) = t_snap {
+                        h_snap
+                            .borrow_mut()
+                            .saturating_record(t.as_micros().max(1) as u64);
+                        subscribed.set(subscribed.get() + 1);
+                    }
+                    // Hold: answer pings, ignore everything else.
+                    while let Some(m) = ws.next().await {
+                        match m {
+                            Ok(Message::Text(t)) => {
+                                let s = t.as_str();
+                                let closed = if s == "2" {
+                                    ws.send(Message::text("3")).await.is_err()
+                                } else {
+                                    s.starts_with("41") || s == "1"
+                                };
+                                if closed {
+                                    break;
+                                }
+                            }
+                            Ok(Message::Close(_)) | Err(_) => break,
+                            _ => {}
+                        }
+                    }
+                    if holding.get() {
+                        dropped.set(dropped.get() + 1);
+                    }
+                }
+                Ok(Err(e)) => {
+                    failed.set(failed.get() + 1);
+                    count_err(&errors, e);
+                }
+                Err(_) => {
+                    failed.set(failed.get() + 1);
+                    count_err(&errors, "timeout".into());
+                }
+            }
+        });
+    }
+    let wait_end = tokio::time::Instant::now() + Duration::from_secs_f64(c.connect_timeout + 1.0);
+    while ((connected.get() + failed.get()) as usize) < clients
+        && tokio::time::Instant::now() < wait_end
+    {
+        sleep(Duration::from_millis(10)).await;
+    }
+    let (connect_wall, srv_util, gen_util, others_util) = cpu.read4();
+
+    // Idle hold: sample the server's RSS once a second.
+    let mut samples = Vec::new();
+    let hold_end = tokio::time::Instant::now() + Duration::from_secs_f64(hold);
+    while tokio::time::Instant::now() < hold_end {
+        sleep(Duration::from_secs(1).min(hold_end - tokio::time::Instant::now())).await;
+        if let Some(r) = pid.as_deref().and_then(proc_rss_kb) {
+            samples.push(r);
+        }
+    }
+    let stats = if c.proto == Proto::Erp {
+        server_counters(c.addr).await
+    } else {
+        None
+    };
+    holding.set(false);
+    let rss_after = samples.last().copied();
+    let n = connected.get();
+    let per_conn = rss_before
+        .zip(rss_after)
+        .map(|(a, b)| r3((b as f64 - a as f64) / n.max(1) as f64));
+    let (ha, hs) = (h_ack.borrow().clone(), h_snap.borrow().clone());
+    let ok =
+        n as usize == clients && (c.proto == Proto::Peer || subscribed.get() as usize == clients);
+    eprintln!(
+        "[connect {}] {}/{} connected, {} subscribed, {} failed, {} dropped | connect->snapshot ms p50 {} p99 {} max {} | \
+         RSS {:?} -> {:?} KiB = {:?} KiB/conn | util server {:?} gen {:?}",
+        c.label, n, clients, subscribed.get(), failed.get(), dropped.get(),
+        lat_json(&hs, 1000.0)["p50"], lat_json(&hs, 1000.0)["p99"], lat_json(&hs, 1000.0)["max"],
+        rss_before, rss_after, per_conn, srv_util, gen_util
+    );
+    json!({
+        "scenario": "connect", "label": c.label, "ok": ok, "ts_unix": now_ns() / 1_000_000_000,
+        "clients": clients, "rate": rate, "hold_s": hold, "modules": modules,
+        "connected": n, "subscribed": subscribed.get(), "failed": failed.get(),
+        "dropped_during_hold": dropped.get(), "errors": errs_json(&errors.borrow()),
+        "connect_to_ack_ms": lat_json(&ha, 1000.0),
+        "connect_to_snapshot_ms": lat_json(&hs, 1000.0),
+        "rss_before_kb": rss_before, "rss_after_kb": rss_after, "rss_max_kb": samples.iter().max(),
+        "rss_samples_kb": samples, "rss_per_conn_kb": per_conn,
+        "connect_wall_s": connect_wall, "server_util": srv_util, "gen_util": gen_util, "others_util": others_util,
+        "server_counters": stats,
+    })
+}
+
+// ------------------------------------------------------------------ fan-out
+
+struct Fan {
+    proto: Proto,
+    hist: RefCell<Histogram<u64>>,
+    received: Cell<u64>,
+    stale: Cell<u64>,
+    step_start_ns: Cell<u64>,
+    ready: Cell<usize>,
+    disconnected: Cell<usize>,
+    unparsed: Cell<u64>,
+}
+
+impl Fan {
+    fn on_data(&self, s: &str) -> bool {
+        match parse_ts(s) {
+            Some(0) => true,
+            Some(ts) => {
+                if ts < self.step_start_ns.get() {
+                    self.stale.set(self.stale.get() + 1);
+                } else {
+                    let now = now_ns();
+                    self.hist
+                        .borrow_mut()
+                        .saturating_record(now.saturating_sub(ts).max(1));
+                    self.received.set(self.received.get() + 1);
+                }
+                false
+            }
+            None => {
+                self.unparsed.set(self.unparsed.get() + 1);
+                false
+            }
+        }
+    }
+}
+
+/// A subscriber: becomes ready on its snapshot (erp) or first warm-up message (peer),
+/// then records the latency of every data frame.
+async fn subscriber(mut ws: Ws, proof: String, st: Rc<Fan>) {
+    let prefix = data_prefix(st.proto);
+    let mut ready = false;
+    while let Some(m) = ws.next().await {
+        match m {
+            Ok(Message::Text(t)) => {
+                let s = t.as_str();
+                if s.starts_with(prefix) {
+                    let warm = st.on_data(s);
+                    if warm && !ready {
+                        ready = true;
+                        st.ready.set(st.ready.get() + 1);
+                    }
+                } else if s == "2" {
+                    if ws.send(Message::text("3")).await.is_err() {
+                        break;
+                    }
+                } else if !ready && s.starts_with(&proof) {
+                    ready = true;
+                    st.ready.set(st.ready.get() + 1);
+                } else if s.starts_with("41") || s == "1" {
+                    break;
+                }
+            }
+            Ok(Message::Close(_)) | Err(_) => break,
+            _ => {}
+        }
+    }
+    st.disconnected.set(st.disconnected.get() + 1);
+}
+
+#[derive(Default)]
+struct SlowReport {
+    ready: bool,
+    received_before_pause: u64,
+    received_after_resume: u64,
+    closed: Option<String>,
+}
+
+/// The slow consumer: reads normally while the phase is 0, stops reading entirely at
+/// phase 1, and at phase 2 reads what is left for a few seconds to learn whether the
+/// server had closed it.
+async fn slow_subscriber(
+    mut ws: Ws,
+    proof: String,
+    mut phase: watch::Receiver<u8>,
+    rep: Rc<RefCell<SlowReport>>,
+    st: Rc<Fan>,
+) {
+    let prefix = data_prefix(st.proto);
+    loop {
+        let p = *phase.borrow();
+        if p == 1 {
+            if phase.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let m = if p == 2 {
+            match tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
+                Ok(m) => m,
+                Err(_) => return, // quiet for 3 s: still open
+            }
+        } else {
+            tokio::select! {
+                _ = phase.changed() => continue,
+                m = ws.next() => m,
+            }
+        };
+        let mut r = rep.borrow_mut();
+        match m {
+            Some(Ok(Message::Text(t))) => {
+                let s = t.as_str();
+                if s.starts_with(prefix) {
+                    if p == 2 {
+                        r.received_after_resume += 1
+                    } else {
+                        r.received_before_pause += 1
+                    }
+                    if !r.ready && st.proto == Proto::Peer && parse_ts(s) == Some(0) {
+                        r.ready = true;
+                    }
+                } else if s.starts_with(&proof) {
+                    r.ready = true;
+                } else if s == "2" {
+                    drop(r);
+                    let _ = ws.send(Message::text("3")).await;
+                } else if s.starts_with("41") || s == "1" {
+                    r.closed = Some(format!("server sent {s:.10}"));
+                    return;
+                }
+            }
+            Some(Ok(Message::Close(f))) => {
+                r.closed = Some(format!("close frame {:?}", f.map(|f| f.reason.to_string())));
+                return;
+            }
+            Some(Err(e)) => {
+                r.closed = Some(format!("read error: {e}"));
+                return;
+            }
+            None => {
+                r.closed = Some("eof".into());
+                return;
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+struct StepResult {
+    per_room: Vec<u64>,
+    elapsed: f64,
+    http_errors: u64,
+    unsent: u64,
+    first_error: Option<String>,
+}
+
+/// Publishes through the HTTP API: a scheduler queues due messages, `conns` workers
+/// each own one keep-alive connection. `ts` is the *scheduled* send time, so time a
+/// request waits for a free connection counts as latency (no coordinated omission).
+async fn http_step(
+    conns: &mut Vec<Http>,
+    rate: f64,
+    duration: f64,
+    rooms: usize,
+    pad: &str,
+) -> StepResult {
+    struct Q {
+        jobs: VecDeque<(usize, u64, u64)>,
+        done: bool,
+        per_room: Vec<u64>,
+        errors: u64,
+        unsent: u64,
+        first_error: Option<String>,
+    }
+    let q = Rc::new(RefCell::new(Q {
+        jobs: VecDeque::new(),
+        done: false,
+        per_room: vec![0; rooms],
+        errors: 0,
+        unsent: 0,
+        first_error: None,
+    }));
+    let wake = Rc::new(Notify::new());
+    let start = tokio::time::Instant::now();
+    let hard_end = start + Duration::from_secs_f64(duration + 2.0);
+    let t0 = now_ns();
+    let mut workers = Vec::new();
+    for mut h in conns.drain(..) {
+        let (q, wake, pad) = (q.clone(), wake.clone(), pad.to_string());
+        workers.push(tokio::task::spawn_local(async move {
+            loop {
+                let job = q.borrow_mut().jobs.pop_front();
+                let Some((room, ts, seq)) = job else {
+                    let notified = wake.notified();
+                    if q.borrow().done {
+                        break;
+                    }
+                    notified.await;
+                    continue;
+                };
+                if tokio::time::Instant::now() > hard_end {
+                    let mut qq = q.borrow_mut();
+                    qq.unsent += 1 + qq.jobs.len() as u64;
+                    qq.jobs.clear();
+                    continue;
+                }
+                let body = format!(
+                    "{{\"event\":\"bench\",\"data\":{{\"ts\":{ts},\"seq\":{seq},\"pad\":\"{pad}\"}},\"rooms\":[\"module:{}\"]}}",
+                    module_key(room)
+                );
+                let req = Http::request_bytes(h.addr, "POST", "/api/v1/publish", &body);
+                let r = h.call(&req).await;
+                let mut qq = q.borrow_mut();
+                match r {
+                    Ok((200, _)) => qq.per_room[room] += 1,
+                    Ok((st, b)) => {
+                        qq.errors += 1;
+                        if qq.first_error.is_none() {
+                            qq.first_error = Some(format!("HTTP {st}: {:.120}", String::from_utf8_lossy(&b)));
+                        }
+                    }
+                    Err(e) => {
+                        qq.errors += 1;
+                        if qq.first_error.is_none() {
+                            qq.first_error = Some(e);
+                        }
+                    }
+                }
+            }
+            h
+        }));
+    }
+    let total = (rate * duration).round() as u64;
+    let mut n = 0u64;
+    while n < total {
+        sleep_until(start + Duration::from_secs_f64(n as f64 / rate)).await;
+        let now = tokio::time::Instant::now();
+        if now > hard_end {
+            break;
+        }
+        let mut qq = q.borrow_mut();
+        while n < total && start + Duration::from_secs_f64(n as f64 / rate) <= now {
+            qq.jobs
+                .push_back(((n as usize) % rooms, t0 + (n as f64 / rate * 1e9) as u64, n));
+            n += 1;
+        }
+        drop(qq);
+        wake.notify_waiters();
+    }
+    q.borrow_mut().done = true;
+    wake.notify_waiters();
+    for w in workers {
+        if let Ok(h) = w.await {
+            conns.push(h);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut qq = q.borrow_mut();
+    qq.unsent += total - n;
+    StepResult {
+        per_room: qq.per_room.clone(),
+        elapsed,
+        http_errors: qq.errors,
+        unsent: qq.unsent,
+        first_error: qq.first_error.take(),
+    }
+}
+
+/// Publishes through a Socket.IO `bcast` event (bench-peer has no HTTP API).
+async fn socket_step(ws: &mut Ws, rate: f64, duration: f64, rooms: usize, pad: &str) -> StepResult {
+    let mut per_room = vec![0u64; rooms];
+    let start = tokio::time::Instant::now();
+    let hard_end = start + Duration::from_secs_f64(duration + 2.0);
+    let t0 = now_ns();
+    let total = (rate * duration).round() as u64;
+    let mut n = 0u64;
+    let mut err = None;
+    while n < total && err.is_none() {
+        tokio::select! {
+            biased;
+            _ = sleep_until(start + Duration::from_secs_f64(n as f64 / rate)) => {
+                let now = tokio::time::Instant::now();
+                if now > hard_end { break; }
+                while n < total && start + Duration::from_secs_f64(n as f64 / rate) <= now {
+                    let room = (n as usize) % rooms;
+                    let ts = t0 + (n as f64 / rate * 1e9) as u64;
+                    let m = format!("42[\"bcast\",{{\"room\":\"room-{room}\",\"ts\":{ts},\"seq\":{n},\"pad\":\"{pad}\"}}]");
+                    if let Err(e) = ws.feed(Message::text(m)).await { err = Some(format!("publish: {e}")); break; }
+                    per_room[room] += 1;
+                    n += 1;
+                }
+                if err.is_none() {
+                    if let Err(e) = ws.flush().await { err = Some(format!("flush: {e}")); }
+                }
+            }
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) if t.as_str() == "2" => { let _ = ws.send(Message::text("3")).await; }
+                Some(Ok(Message::Close(_))) | None => err = Some("publisher closed".into()),
+                Some(Err(e)) => err = Some(format!("publisher read: {e}")),
+                _ => {}
+            }
+        }
+    }
+    StepResult {
+        per_room,
+        elapsed: start.elapsed().as_secs_f64(),
+        http_errors: 0,
+        unsent: total - n,
+        first_error: err,
+    }
+}
+
+async fn socket_warmup(ws: &mut Ws, rooms: usize) {
+    for j in 0..rooms {
+        let _ = ws
+            .feed(Message::text(format!(
+                "42[\"bcast\",{{\"room\":\"room-{j}\",\"ts\":0}}]"
+            )))
+            .await;
+    }
+    let _ = ws.flush().await;
+    // answer a pending ping, if any, without blocking
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(1), ws.next()).await {
+        if let Message::Text(t) = m {
+            if t.as_str() == "2" {
+                let _ = ws.send(Message::text("3")).await;
+            }
+        }
+    }
+}
+
+async fn run_fanout(o: &Opts) -> Value {
+    let c = Common::from(o);
+    let clients: usize = o.get("clients", 1000);
+    let rooms: usize = o.get("rooms", 1usize).max(1);
+    let rates = o.list("rates", "100");
+    let duration: f64 = o.get("duration", 10.0);
+    let connect_rate: f64 = o.get("connect-rate", 1000.0f64).max(1.0);
+    let drain: f64 = o.get("drain", 5.0);
+    let max_p99: f64 = o.get("max-p99-ms", 100.0);
+    let prewarm: f64 = o.get("prewarm", 0.0);
+    let prewarm_rate: f64 = o.get("prewarm-rate", 50.0);
+    let pad = "x".repeat(o.get("payload", 100usize));
+    let http_conns: usize = o.get("http-conns", 8usize).max(1);
+    let slow: bool = o.get("slow", 0u32) > 0;
+    let slow_pause_step: usize = o.get("slow-pause-step", 1usize);
+    let stop_on_fail: bool = o.get("stop-on-fail", 1u32) > 0;
+    let ready_timeout: f64 = o.get("ready-timeout", 15.0);
+    o.finish();
+
+    let st = Rc::new(Fan {
+        proto: c.proto,
+        hist: RefCell::new(hist(600_000_000_000)),
+        received: Cell::new(0),
+        stale: Cell::new(0),
+        step_start_ns: Cell::new(u64::MAX),
+        ready: Cell::new(0),
+        disconnected: Cell::new(0),
+        unparsed: Cell::new(0),
+    });
+
+    // ---- subscribers: connect, subscribe right after the CONNECT ack
+    let members = Rc::new(RefCell::new(vec![0usize; rooms]));
+    let (connected, failed) = (Rc::new(Cell::new(0usize)), Rc::new(Cell::new(0usize)));
+    let errors = Rc::new(RefCell::new(BTreeMap::new()));
+    let t_setup = Instant::now();
+    let start = tokio::time::Instant::now();
+    for i in 0..clients {
+        sleep_until(start + Duration::from_secs_f64(i as f64 / connect_rate)).await;
+        let (c, st, members, connected, failed, errors) = (
+            c.clone(),
+            st.clone(),
+            members.clone(),
+            connected.clone(),
+            failed.clone(),
+            errors.clone(),
+        );
+        tokio::task::spawn_local(async move {
+            let room = i % rooms;
+            let (pkt, proof) = subscribe_packet(c.proto, room);
+            let r = tokio::time::timeout(Duration::from_secs_f64(c.connect_timeout), async {
+                let mut ws = sio_connect(&c).await?;
+                ws.send(Message::text(pkt))
+                    .await
+                    .map_err(|e| format!("send subscribe: {e}"))?;
+                Ok::<_, String>(ws)
+            })
+            .await;
+            match r {
+                Ok(Ok(ws)) => {
+                    members.borrow_mut()[room] += 1;
+                    connected.set(connected.get() + 1);
+                    subscriber(ws, proof, st).await;
+                }
+                Ok(Err(e)) => {
+                    failed.set(failed.get() + 1);
+                    count_err(&errors, e);
+                }
+                Err(_) => {
+                    failed.set(failed.get() + 1);
+                    count_err(&errors, "timeout".into());
+                }
+            }
+        });
+    }
+    let wait_end = tokio::time::Instant::now() + Duration::from_secs_f64(c.connect_timeout + 1.0);
+    while connected.get() + failed.get() < clients && tokio::time::Instant::now() < wait_end {
+        sleep(Duration::from_millis(10)).await;
+    }
+
+    // ---- the slow consumer (not counted in `members`)
+    let (phase_tx, phase_rx) = watch::channel(0u8);
+    let slow_rep = Rc::new(RefCell::new(SlowReport::default()));
+    if slow {
+        let (pkt, proof) = subscribe_packet(c.proto, 0);
+        match sio_connect(&c).await {
+            Ok(mut ws) => {
+                let _ = ws.send(Message::text(pkt)).await;
+                tokio::task::spawn_local(slow_subscriber(
+                    ws,
+                    proof,
+                    phase_rx,
+                    slow_rep.clone(),
+                    st.clone(),
+                ));
+            }
+            Err(e) => count_err(&errors, format!("slow consumer: {e}")),
+        }
+    }
+
+    // ---- publisher
+    let mut http: Vec<Http> = Vec::new();
+    let mut pub_ws: Option<Ws> = None;
+    match c.proto {
+        Proto::Erp => http = (0..http_conns).map(|_| Http::new(c.addr)).collect(),
+        Proto::Peer => match sio_connect(&c).await {
+            Ok(ws) => pub_ws = Some(ws),
+            Err(e) => {
+                return json!({"scenario": "fanout", "label": c.label, "ok": false, "error": format!("publisher: {e}")});
+            }
+        },
+    }
+
+    // ---- membership proof: every subscriber got its snapshot (erp) or a warm-up (peer)
+    let n_conn = connected.get();
+    let ready_end = tokio::time::Instant::now() + Duration::from_secs_f64(ready_timeout);
+    while (st.ready.get() < n_conn || (slow && !slow_rep.borrow().ready))
+        && tokio::time::Instant::now() < ready_end
+    {
+        if let Some(ws) = pub_ws.as_mut() {
+            socket_warmup(ws, rooms).await;
+            sleep(Duration::from_millis(250)).await;
+        } else {
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let setup_s = t_setup.elapsed().as_secs_f64();
+    sleep(Duration::from_millis(300)).await;
+    let counters_before = if c.proto == Proto::Erp {
+        server_counters(c.addr).await
+    } else {
+        None
+    };
+    eprintln!(
+        "[fanout {}] {}/{} subscribers connected, {} proved membership{} in {:.2}s",
+        c.label,
+        n_conn,
+        clients,
+        st.ready.get(),
+        if slow {
+            format!(", slow consumer ready={}", slow_rep.borrow().ready)
+        } else {
+            String::new()
+        },
+        setup_s
+    );
+
+    // ---- steps
+    let mut plan: Vec<(Option<usize>, f64, f64)> = Vec::new();
+    if prewarm > 0.0 {
+        plan.push((None, prewarm_rate, prewarm));
+    }
+    plan.extend(
+        rates
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (Some(i), r, duration)),
+    );
+    let mut steps = Vec::new();
+    let mut prewarm_json = Value::Null;
+    let mut best: Option<f64> = None;
+    let mut total_received = 0u64;
+    for (idx, rate, dur) in plan {
+        if slow && idx == Some(slow_pause_step) {
+            let _ = phase_tx.send(1);
+            sleep(Duration::from_millis(50)).await;
+        }
+        let members_now = members.borrow().clone();
+        st.hist.borrow_mut().reset();
+        st.received.set(0);
+        st.stale.set(0);
+        let disc0 = st.disconnected.get();
+        st.step_start_ns.set(now_ns());
+        let cpu = CpuMeter::start(c.server_pid);
+        let pr = match pub_ws.as_mut() {
+            Some(ws) => socket_step(ws, rate, dur, rooms, &pad).await,
+            None => http_step(&mut http, rate, dur, rooms, &pad).await,
+        };
+        let (pub_wall, srv_util, gen_util, others_util) = cpu.read4();
+        let published: u64 = pr.per_room.iter().sum();
+        let expected: u64 = pr
+            .per_room
+            .iter()
+            .zip(&members_now)
+            .map(|(p, m)| p * *m as u64)
+            .sum();
+        let d0 = Instant::now();
+        while st.received.get() < expected && d0.elapsed().as_secs_f64() < drain {
+            sleep(Duration::from_millis(5)).await;
+        }
+        let drain_s = d0.elapsed().as_secs_f64();
+        let received = st.received.get();
+        total_received += received;
+        let lost = expected.saturating_sub(received);
+        let h = st.hist.borrow().clone();
+        let p99_ms = if h.is_empty() {
+            f64::INFINITY
+        } else {
+            h.value_at_quantile(0.99) as f64 / 1e6
+        };
+        let rate_ok = published as f64 >= 0.95 * rate * dur;
+        let pass = received > 0
+            && lost == 0
+            && p99_ms <= max_p99
+            && rate_ok
+            && pr.http_errors == 0
+            && pr.first_error.is_none();
+        let deliv_per_s = received as f64 / pr.elapsed.max(1e-9);
+        if pass && idx.is_some() {
+            best = Some(best.map_or(deliv_per_s, |b: f64| b.max(deliv_per_s)));
+        }
+        let step = json!({
+            "step": idx, "rate": rate, "duration_s": dur, "published": published, "publish_s": r3(pr.elapsed),
+            "publish_rate_actual": r3(published as f64 / pr.elapsed.max(1e-9)), "http_errors": pr.http_errors,
+            "unsent": pr.unsent, "publisher_error": pr.first_error,
+            "expected": expected, "received": received, "lost": lost, "late_from_previous_step": st.stale.get(),
+            "delivered_per_s": r3(deliv_per_s), "latency_ms": lat_json(&h, 1e6), "drain_s": r3(drain_s),
+            "publish_wall_s": pub_wall, "server_util": srv_util, "gen_util": gen_util, "others_util": others_util,
+            "subscribers_disconnected": st.disconnected.get() - disc0,
+            "slow_consumer_paused": slow && idx.is_some_and(|i| i >= slow_pause_step),
+            "pass": pass,
+        });
+        eprintln!(
+            "[fanout {} {}] {}/s x {}s: published {} (errors {}), deliveries {}/{} lost {} ({:.0}/s) | ms p50 {} p99 {} p999 {} max {} | util server {:?} gen {:?} others {:?} | {}",
+            c.label, idx.map_or("prewarm".to_string(), |i| format!("step {i}")), rate, dur, published, pr.http_errors,
+            received, expected, lost, deliv_per_s, step["latency_ms"]["p50"], step["latency_ms"]["p99"],
+            step["latency_ms"]["p999"], step["latency_ms"]["max"], srv_util, gen_util, others_util, if pass { "PASS" } else { "FAIL" }
+        );
+        if idx.is_none() {
+            prewarm_json = step;
+            continue;
+        }
+        steps.push(step);
+        if !pass && stop_on_fail {
+            break;
+        }
+    }
+
+    // ---- slow consumer verdict
+    let mut slow_json = Value::Null;
+    if slow {
+        let _ = phase_tx.send(2);
+        // let it read what is left; it returns after 3 s of quiet or at close
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(8) && slow_rep.borrow().closed.is_none() {
+            sleep(Duration::from_millis(100)).await;
+            if t.elapsed() > Duration::from_secs(4) && Rc::strong_count(&slow_rep) == 1 {
+                break;
+            }
+        }
+        let counters_after = if c.proto == Proto::Erp {
+            server_counters(c.addr).await
+        } else {
+            None
+        };
+        let r = slow_rep.borrow();
+        let sc = |v: &Option<Value>| v.as_ref().and_then(|v| v["slow_consumers"].as_u64());
+        slow_json = json!({
+            "ready": r.ready,
+            "received_before_pause": r.received_before_pause,
+            "received_after_resume": r.received_after_resume,
+            "disconnected": r.closed.is_some(),
+            "close": r.closed,
+            "server_slow_consumers_delta": sc(&counters_after).zip(sc(&counters_before)).map(|(a, b)| a - b),
+            "server_counters_before": counters_before,
+            "server_counters_after": counters_after,
+        });
+        eprintln!("[fanout {}] slow consumer: {}", c.label, slow_json);
+    }
+
+    let ok = n_conn == clients && st.ready.get() == n_conn && total_received > 0;
+    json!({
+        "scenario": "fanout", "label": c.label, "ok": ok, "ts_unix": now_ns() / 1_000_000_000,
+        "proto": if c.proto == Proto::Erp { "erp" } else { "peer" },
+        "clients": clients, "rooms": rooms, "payload_bytes": pad.len(), "http_conns": http_conns,
+        "connected": n_conn, "connect_failed": failed.get(), "errors": errs_json(&errors.borrow()),
+        "ready": st.ready.get(), "setup_s": r3(setup_s), "unparsed": st.unparsed.get(),
+        "criterion": {"max_p99_ms": max_p99, "max_loss": 0, "min_publish_rate": "95% of target"},
+        "best_sustained_delivered_per_s": best.map(r3),
+        "prewarm": prewarm_json, "steps": steps, "slow_consumer": slow_json,
+    })
+}
+
+// ------------------------------------------------------------------ publish API alone
+
+async fn run_publish(o: &Opts) -> Value {
+    let c = Common::from(o);
+    let room_counts: Vec<usize> = o
+        .list("room-counts", "1,10,100")
+        .into_iter()
+        .map(|x| x as usize)
+        .collect();
+    let duration: f64 = o.get("duration", 5.0);
+    let warmup: f64 = o.get("warmup", 1.0);
+    let conns: usize = o.get("conns", 16usize).max(1);
+    o.finish();
+
+    let mut runs = Vec::new();
+    let mut ok = true;
+    for &k in &room_counts {
+        let rooms: Vec<String> = (0..k).map(|j| format!("\"module:p{j}\"")).collect();
+        let body = format!(
+            "{{\"event\":\"bench\",\"data\":{{\"ts\":0,\"seq\":0}},\"rooms\":[{}]}}",
+            rooms.join(",")
+        );
+        let req = Rc::new(Http::request_bytes(
+            c.addr,
+            "POST",
+            "/api/v1/publish",
+            &body,
+        ));
+        let mut phase_res = Vec::new();
+        for (measured, secs) in [(false, warmup), (true, duration)] {
+            if secs <= 0.0 {
+                continue;
+            }
+            let h = Rc::new(RefCell::new(hist(60_000_000)));
+            let (okc, errc) = (Rc::new(Cell::new(0u64)), Rc::new(Cell::new(0u64)));
+            let first_err: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
+            let cpu = CpuMeter::start(c.server_pid);
+            let end = Instant::now() + Duration::from_secs_f64(secs);
+            let mut tasks = Vec::new();
+            for _ in 0..conns {
+                let (h, okc, errc, first_err, req) = (
+                    h.clone(),
+                    okc.clone(),
+                    errc.clone(),
+                    first_err.clone(),
+                    req.clone(),
+                );
+                let addr = c.addr;
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut conn = Http::new(addr);
+                    while Instant::now() < end {
+                        let t = Instant::now();
+                        match conn.call(&req).await {
+                            Ok((200, _)) => {
+                                h.borrow_mut()
+                                    .saturating_record(t.elapsed().as_micros().max(1) as u64);
+                                okc.set(okc.get() + 1);
+                            }
+                            other => {
+                                errc.set(errc.get() + 1);
+                                first_err.borrow_mut().get_or_insert_with(|| match other {
+                                    Ok((s, b)) => {
+                                        format!("HTTP {s}: {:.120}", String::from_utf8_lossy(&b))
+                                    }
+                                    Err(e) => e,
+                                });
+                                if errc.get() > 1000 {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+            let (wall, srv, gen, others) = cpu.read4();
+            if measured {
+                let h = h.borrow();
+                let rps = okc.get() as f64 / wall;
+                ok &= okc.get() > 0;
+                eprintln!(
+                    "[publish {}] {} rooms: {:.0} req/s ({} ok, {} errors) | ms p50 {} p99 {} | util server {:?} gen {:?}",
+                    c.label, k, rps, okc.get(), errc.get(), lat_json(&h, 1000.0)["p50"], lat_json(&h, 1000.0)["p99"], srv, gen
+                );
+                phase_res.push(json!({
+                    "rooms": k, "conns": conns, "duration_s": wall, "requests_ok": okc.get(), "errors": errc.get(),
+                    "first_error": *first_err.borrow(), "req_per_s": r3(rps), "latency_ms": lat_json(&h, 1000.0),
+                    "server_util": srv, "gen_util": gen, "others_util": others, "body_bytes": body.len(),
+                }));
+            }
+        }
+        runs.extend(phase_res);
+    }
+    json!({"scenario": "publish", "label": c.label, "ok": ok, "ts_unix": now_ns() / 1_000_000_000, "runs": runs})
+}
+
+// ------------------------------------------------------------------ main
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first().cloned() else {
+        die("usage: sb-bench connect|fanout|publish --port P [--server-pid PID] [--label L] [--proto erp|peer] ... (see bench/README.md)")
+    };
+    let o = Opts::parse(&args[1..]);
+    // Free-form scenario name copied into the JSON (run.sh: connect, fanout, rooms10, ...).
+    let tag = o.s("tag", &cmd);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let local = tokio::task::LocalSet::new();
+    let out = local.block_on(&rt, async {
+        match cmd.as_str() {
+            "connect" => run_connect(&o).await,
+            "fanout" => run_fanout(&o).await,
+            "publish" => run_publish(&o).await,
+            other => die(&format!("unknown subcommand {other}")),
+        }
+    });
+    let mut out = out;
+    if let Some(m) = out.as_object_mut() {
+        m.insert("tag".into(), json!(tag));
+    }
+    println!("{out}");
+    // Thousands of sockets: exit without tearing them down one by one.
+    std::process::exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ts_is_parsed() {
+        assert_eq!(parse_ts(r#"42["bench",{"ts":1234,"seq":1}]"#), Some(1234));
+        assert_eq!(parse_ts(r#"42["msg",{"room":"room-0","ts":0}]"#), Some(0));
+        assert_eq!(parse_ts(r#"42["connected",{"timestamp":"x"}]"#), None);
+    }
+
+    #[test]
+    fn chunked_body() {
+        assert_eq!(
+            dechunk(b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"),
+            b"Wikipedia"
+        );
+    }
+
+    #[test]
+    fn proc_readable() {
+        assert!(proc_cpu_s("self").is_some());
+        assert!(proc_rss_kb("self").unwrap() > 0);
+    }
+}
