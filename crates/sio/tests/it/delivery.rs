@@ -58,17 +58,7 @@ async fn full_queue_drops_volatile_and_disconnects_on_reliable() {
     };
     let srv = TestServer::spawn(app(cfg, reasons.clone())).await;
     // A polling client that stops polling: its queue fills.
-    let body = reqwest::get(srv.url("transport=polling"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let url = srv.url(&format!("transport=polling&sid={sid}"));
+    let url = srv.open_polling().await;
     let http = reqwest::Client::new();
     http.post(&url).body("40").send().await.unwrap();
     http.post(&url)

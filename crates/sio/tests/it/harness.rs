@@ -39,6 +39,21 @@ impl TestServer {
     pub fn url(&self, query: &str) -> String {
         format!("http://{}/socket.io/?EIO=4&{query}", self.addr)
     }
+
+    /// Open a polling session; returns the URL of that session's requests.
+    pub async fn open_polling(&self) -> String {
+        let body = reqwest::get(self.url("transport=polling"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let open: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
+        self.url(&format!(
+            "transport=polling&sid={}",
+            open["sid"].as_str().unwrap()
+        ))
+    }
 }
 
 impl Drop for TestServer {

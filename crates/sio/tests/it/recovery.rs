@@ -99,17 +99,7 @@ async fn slow_consumer_recovers_everything_it_was_disconnected_for() {
     };
     let srv = TestServer::spawn(app(cfg, reasons.clone())).await;
     // A polling member that reads one broadcast, then stops polling.
-    let body = reqwest::get(srv.url("transport=polling"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let esid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let url = srv.url(&format!("transport=polling&sid={esid}"));
+    let url = srv.open_polling().await;
     let http = reqwest::Client::new();
     http.post(&url)
         .body("40\x1e42[\"join\",\"rec\"]")
