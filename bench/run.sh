@@ -13,10 +13,11 @@
 #
 # Env knobs (full mode defaults): SERVERS ("switchboard node peer"; also "sb-nodelay": switchboard
 #   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic), REPS (2), SLOW_PAYLOAD (100 B),
-#   SCENARIOS ("connect fanout publish slow rooms10"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
+#   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
 #   HOLD (10), FANOUT_RATES ("50,100,200,300,400,500,600,800,1000,1200"), STEP_S (6), PREWARM (5),
 #   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (8),
-#   SLOW_RATE (400; node: NODE_SLOW_RATE 50), SLOW_S (20), WAIT_IDLE (900: seconds to wait, before
+#   SLOW_RATE (400; node: NODE_SLOW_RATE 50), SLOW_S (20), POLLING_CLIENTS (1000), POLLING_RATE (100),
+#   POLLING_S (20), WAIT_IDLE (900: seconds to wait, before
 #   each measurement, for other benchmarks to end and for the CPUs to be below IDLE_MAX_PCT (30) % of
 #   a core; 0 in smoke mode).
 set -euo pipefail
@@ -31,20 +32,22 @@ OUT="$(cd "$OUT" && pwd)"
 
 if [ $SMOKE = 1 ]; then
   SERVERS=${SERVERS:-"switchboard node"}; REPS=${REPS:-1}
-  SCENARIOS=${SCENARIOS:-"connect fanout publish slow"}
+  SCENARIOS=${SCENARIOS:-"connect fanout publish slow polling"}
   CONNECT_CLIENTS=${CONNECT_CLIENTS:-50}; CONNECT_RATE=${CONNECT_RATE:-500}; HOLD=${HOLD:-1}
   FANOUT_CLIENTS=${FANOUT_CLIENTS:-20}; FANOUT_RATES=${FANOUT_RATES:-"20"}; STEP_S=${STEP_S:-2}; PREWARM=${PREWARM:-0}
   PUBLISH_S=${PUBLISH_S:-1}; PUBLISH_CONNS=${PUBLISH_CONNS:-4}; PUBLISH_ROOMS=${PUBLISH_ROOMS:-"1,10"}
   SLOW_RATE=${SLOW_RATE:-20}; NODE_SLOW_RATE=${NODE_SLOW_RATE:-20}; SLOW_S=${SLOW_S:-1}
+  POLLING_CLIENTS=${POLLING_CLIENTS:-20}; POLLING_RATE=${POLLING_RATE:-20}; POLLING_S=${POLLING_S:-2}
   WAIT_IDLE=${WAIT_IDLE:-0}; DRAIN=${DRAIN:-3}
 else
   SERVERS=${SERVERS:-"switchboard node peer"}; REPS=${REPS:-2}
-  SCENARIOS=${SCENARIOS:-"connect fanout publish slow rooms10"}
+  SCENARIOS=${SCENARIOS:-"connect fanout publish slow rooms10 polling"}
   CONNECT_CLIENTS=${CONNECT_CLIENTS:-10000}; CONNECT_RATE=${CONNECT_RATE:-1000}; HOLD=${HOLD:-10}
   FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}; FANOUT_RATES=${FANOUT_RATES:-"50,100,200,300,400,500,600,800,1000,1200"}
   STEP_S=${STEP_S:-6}; PREWARM=${PREWARM:-5}
   PUBLISH_S=${PUBLISH_S:-5}; PUBLISH_CONNS=${PUBLISH_CONNS:-16}; PUBLISH_ROOMS=${PUBLISH_ROOMS:-"1,10,100"}
   SLOW_RATE=${SLOW_RATE:-400}; NODE_SLOW_RATE=${NODE_SLOW_RATE:-50}; SLOW_S=${SLOW_S:-20}
+  POLLING_CLIENTS=${POLLING_CLIENTS:-1000}; POLLING_RATE=${POLLING_RATE:-100}; POLLING_S=${POLLING_S:-20}
   WAIT_IDLE=${WAIT_IDLE:-900}; DRAIN=${DRAIN:-5}
 fi
 SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S=${ROOMS10_S:-20}; HTTP_CONNS=${HTTP_CONNS:-8}
@@ -72,7 +75,8 @@ if ! grep -q '^rate_limit_per_sec = 0$' <<<"$cfg" || ! grep -q '^max_connections
   echo "switchboard check-config did not take ${SB_ENV[*]}:" >&2; echo "$cfg" >&2; exit 1
 fi
 
-# 10k connections need ~10k fds per process; this sandbox's hard limit is 20000.
+# 10k connections need ~10k fds per process (1000 polling clients: ~2000, a GET and a POST
+# connection each); this sandbox's hard limit is 20000.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 {
@@ -185,6 +189,9 @@ for scen in $SCENARIOS; do
                  gen "$s" slow fanout --proto $proto --clients "$FANOUT_CLIENTS" --rooms 1 --rates "$r,$r" --duration "$SLOW_S" --payload "$SLOW_PAYLOAD" \
                    --prewarm "$PREWARM" --prewarm-rate 25 --slow 1 --slow-pause-step 1 --stop-on-fail 0 \
                    --drain "$DRAIN" --http-conns "$HTTP_CONNS" ;;
+        polling) gen "$s" polling polling --proto $proto --clients "$POLLING_CLIENTS" --rooms 1 --rates "$POLLING_RATE" \
+                   --duration "$POLLING_S" --prewarm "$PREWARM" --prewarm-rate 25 --stop-on-fail 0 --drain "$DRAIN" \
+                   --http-conns "$HTTP_CONNS" ;;
         *) log "unknown scenario $scen"; FAILED=1 ;;
       esac
       stop_server

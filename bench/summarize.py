@@ -170,6 +170,29 @@ def slow_table(rows):
     return o + [""]
 
 
+def polling_table(rows):
+    rs = runs_of(rows, "polling")
+    if not rs:
+        return []
+    r0 = rs[0][1]
+    st0 = r0["steps"][0] if r0.get("steps") else None
+    what = f", {f(st0['rate'],0)} msg/s for {f(st0['duration_s'],0)} s" if st0 else ""
+    o = [f"### (6) long-polling: {r0['clients']} Engine.IO polling clients (transport=polling, no upgrade) in one room{what}, "
+         f"publishes as in (2); lost = expected − received after a {f(st0['drain_s'] if st0 else None,1)}-s-max drain", "",
+         "| server | run | clients ready | deliveries recv/expected | lost | deliv/s | p50 ms | p99 ms | p999 ms | max ms | server util | gen util | others util | p99 ≤ 100 ms, 0 lost |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for i, r in rs:
+        if not r.get("steps"):
+            o.append(f"| {r['label']} | {i} | {r.get('ready', '–')}/{r.get('clients', '–')} | – | – | – | – | – | – | – | – | – | – | {r.get('error') or 'no step'} |")
+            continue
+        for s in r["steps"]:
+            l = s["latency_ms"]
+            o.append(f"| {r['label']} | {i} | {r['ready']}/{r['clients']} | {s['received']}/{s['expected']} | {s['lost']} | {f(s['delivered_per_s'],0)} | "
+                     f"{f(l['p50'],2)} | {f(l['p99'],1)} | {f(l['p999'],1)} | {f(l['max'],1)} | {f(s['server_util'],2)} | {f(s['gen_util'],2)} | "
+                     f"{f(s.get('others_util'),2)} | {'yes' if s['pass'] else 'no'} |")
+    return o + [""]
+
+
 def summary(rows):
     servers = []
     for r in rows:
@@ -185,12 +208,15 @@ def summary(rows):
             "snap99": [r["connect_to_snapshot_ms"]["p99"] for r in c],
             "fan": [r.get("best_sustained_delivered_per_s") or 0 for r in fo],
             "pub1": [p["req_per_s"] for r in pu for p in r["runs"] if p["rooms"] == 1],
+            "poll99": [r["steps"][0]["latency_ms"]["p99"] for _, r in runs_of(rows, "polling") if r["label"] == s and r.get("steps")],
         }
     o = ["### Summary (range over the runs: worst – best)", "", "| figure | " + " | ".join(servers) + " |", "|---|" + "---|" * len(servers)]
     o.append("| fan-out best sustained deliveries/s (0: no step passed) | " + " | ".join(rng(fig[s]["fan"], 0) for s in servers) + " |")
     o.append("| KiB per idle subscribed connection | " + " | ".join(rng(fig[s]["kib"], 2) for s in servers) + " |")
     o.append("| connect→snapshot p99 ms | " + " | ".join(rng(fig[s]["snap99"], 2) for s in servers) + " |")
     o.append("| publish API req/s, 1 room | " + " | ".join(rng(fig[s]["pub1"], 0) for s in servers) + " |")
+    if any(fig[s]["poll99"] for s in servers):
+        o.append("| long-polling fan-out p99 ms | " + " | ".join(rng(fig[s]["poll99"], 1) for s in servers) + " |")
     sb, nd, pe = fig.get("switchboard"), fig.get("node"), fig.get("peer")
 
     def ratio(a, b):
@@ -214,7 +240,7 @@ def main():
         with open(sys.argv[2]) as fh:
             out += ["```", fh.read().rstrip(), "```", ""]
     out += summary(rows)
-    for t in (connect_table, fanout_table, rooms10_table, publish_table, slow_table):
+    for t in (connect_table, fanout_table, rooms10_table, publish_table, slow_table, polling_table):
         out += t(rows)
     bad = [f"{r['label']} {r.get('tag')}" for r in rows if not r.get("ok")]
     if bad:

@@ -1,6 +1,7 @@
 //! sb-bench: end-to-end load generator for `switchboard` and its baselines.
 //!
-//! Speaks Engine.IO v4 / Socket.IO v5 over WebSocket only, as raw frames:
+//! Speaks Engine.IO v4 / Socket.IO v5 as raw packets, over WebSocket (its own lean client,
+//! `ws.rs`) or, in the `polling` mode, over HTTP long-polling:
 //!   `GET /socket.io/?EIO=4&transport=websocket` -> server `0{..}` (OPEN)
 //!   client `40` -> server `40{"sid":..}` (CONNECT ack); `2` ping -> `3` pong; `42[...]` events.
 //! Publishes go through the product's HTTP API (`POST /api/v1/publish`) on a few
@@ -13,12 +14,14 @@
 //!   fanout   N subscribers in K module rooms, publishes at rate steps; latency now-ts,
 //!            loss after a drain wait; optional slow consumer that stops reading.
 //!   publish  the publish API alone, closed loop, for lists of 1..n target rooms.
+//!   polling  `fanout` with Engine.IO long-polling subscribers (transport=polling, no upgrade).
 //!
 //! Single-threaded on purpose (tokio current_thread + LocalSet): `run.sh` pins it to one
 //! core and every result carries the generator's own CPU use. Loopback targets only;
 //! every loop is bounded in count and time.
 
-use futures_util::{SinkExt, StreamExt};
+mod ws;
+
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
@@ -31,11 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tokio::time::{sleep, sleep_until};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{client_async_with_config, WebSocketStream};
-
-type Ws = WebSocketStream<TcpStream>;
+use ws::WsConn as Ws;
 
 // ------------------------------------------------------------------ arguments
 
@@ -133,7 +132,7 @@ impl Common {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             server_pid: (pid > 0).then_some(pid as u32),
             label: o.s("label", ""),
-            ws_read_buffer: o.get("ws-read-buffer", 4096usize).max(256),
+            ws_read_buffer: o.get("ws-read-buffer", 16384usize).max(4096),
             connect_timeout: o.get("connect-timeout", 10.0),
             proto,
         }
@@ -266,44 +265,38 @@ fn errs_json(m: &BTreeMap<String, u64>) -> Value {
 
 /// TCP connect, WebSocket upgrade, Engine.IO OPEN, Socket.IO CONNECT to "/".
 async fn sio_connect(c: &Common) -> Result<Ws, String> {
-    let tcp = TcpStream::connect(c.addr)
-        .await
-        .map_err(|e| format!("tcp connect: {}", e.kind()))?;
-    let _ = tcp.set_nodelay(true);
-    // Small read buffer: tungstenite zero-fills its whole read buffer (128 KiB by
-    // default) on every read, which made the generator the bottleneck (sio-bench notes).
-    let cfg = WebSocketConfig::default().read_buffer_size(c.ws_read_buffer);
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", c.addr);
-    let (mut ws, _) = client_async_with_config(url, tcp, Some(cfg))
-        .await
-        .map_err(|e| format!("ws upgrade: {e}"))?;
+    let mut ws = Ws::connect(
+        c.addr,
+        "/socket.io/?EIO=4&transport=websocket",
+        c.ws_read_buffer,
+    )
+    .await?;
     let mut opened = false;
     loop {
-        let t = match ws.next().await {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Close(_))) | None => return Err("closed during handshake".into()),
-            Some(Err(e)) => return Err(format!("handshake read: {e}")),
-            Some(Ok(_)) => continue,
-        };
-        let s = t.as_str();
+        let s = ws
+            .next()
+            .await
+            .map_err(|e| format!("handshake read: {e}"))?;
         if !opened {
-            if !s.starts_with('0') {
-                return Err(format!("expected OPEN, got {:.40}", s));
+            if !s.starts_with(b"0") {
+                return Err(format!("expected OPEN, got {:.40}", lossy(s)));
             }
             opened = true;
-            ws.send(Message::text("40"))
+            ws.send_text("40")
                 .await
                 .map_err(|e| format!("send CONNECT: {e}"))?;
-        } else if s.starts_with("40") {
+        } else if s.starts_with(b"40") {
             return Ok(ws);
-        } else if s == "2" {
-            ws.send(Message::text("3"))
-                .await
-                .map_err(|e| format!("pong: {e}"))?;
-        } else if s.starts_with("44") {
-            return Err(format!("connect_error {:.60}", s));
+        } else if s == b"2" {
+            ws.send_text("3").await.map_err(|e| format!("pong: {e}"))?;
+        } else if s.starts_with(b"44") {
+            return Err(format!("connect_error {:.60}", lossy(s)));
         }
     }
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
 }
 
 fn module_key(i: usize) -> String {
@@ -326,17 +319,16 @@ fn subscribe_packet(proto: Proto, room: usize) -> (String, String) {
 }
 
 /// The prefix of measured data frames.
-fn data_prefix(proto: Proto) -> &'static str {
+fn data_prefix(proto: Proto) -> &'static [u8] {
     match proto {
-        Proto::Erp => "42[\"bench\"",
-        Proto::Peer => "42[\"msg\"",
+        Proto::Erp => b"42[\"bench\"",
+        Proto::Peer => b"42[\"msg\"",
     }
 }
 
 /// The integer after `"ts":`.
-fn parse_ts(s: &str) -> Option<u64> {
-    let i = s.find("\"ts\":")? + 5;
-    let b = s.as_bytes();
+fn parse_ts(b: &[u8]) -> Option<u64> {
+    let i = find(b, b"\"ts\":")? + 5;
     let mut j = i;
     let mut v: u64 = 0;
     while j < b.len() && b[j].is_ascii_digit() {
@@ -348,15 +340,29 @@ fn parse_ts(s: &str) -> Option<u64> {
 
 // ------------------------------------------------------------------ minimal HTTP/1.1 client
 
-/// One keep-alive HTTP/1.1 connection, one request at a time (no pipelining).
+/// One keep-alive HTTP/1.1 connection, one request at a time (no pipelining). The body of
+/// the last response stays in the connection's buffer (`body()`).
 struct Http {
     addr: SocketAddr,
     s: Option<TcpStream>,
     buf: Vec<u8>,
+    /// The last response's body: `buf[body.0..body.1]`, or `dechunked` for a chunked one.
+    body: (usize, usize),
+    chunked: bool,
+    dechunked: Vec<u8>,
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
+}
+
+/// The trimmed value of header line `l` if its name is `name` (ASCII case-insensitive).
+fn header_value<'a>(l: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    if l.len() > name.len() && l[name.len()] == b':' && l[..name.len()].eq_ignore_ascii_case(name) {
+        Some(l[name.len() + 1..].trim_ascii())
+    } else {
+        None
+    }
 }
 
 impl Http {
@@ -365,14 +371,27 @@ impl Http {
             addr,
             s: None,
             buf: Vec::with_capacity(8192),
+            body: (0, 0),
+            chunked: false,
+            dechunked: Vec::new(),
         }
     }
 
     fn request_bytes(addr: SocketAddr, method: &str, path: &str, body: &str) -> Vec<u8> {
+        Http::request_bytes_ct(addr, method, path, body, "application/json")
+    }
+
+    fn request_bytes_ct(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        body: &str,
+        content_type: &str,
+    ) -> Vec<u8> {
         let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
         if !body.is_empty() || method == "POST" {
             r.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 body.len()
             ));
         }
@@ -381,9 +400,24 @@ impl Http {
         r.into_bytes()
     }
 
+    /// The body of the last successful response.
+    fn body(&self) -> &[u8] {
+        if self.chunked {
+            &self.dechunked
+        } else {
+            &self.buf[self.body.0..self.body.1]
+        }
+    }
+
     /// Sends `req`, returns (status, body). A keep-alive connection the server closed
     /// while idle (Node closes after 5 s) is reopened and the request sent once more.
     async fn call(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let st = self.call_raw(req).await?;
+        Ok((st, self.body().to_vec()))
+    }
+
+    /// `call` without copying the body out (see `body()`).
+    async fn call_raw(&mut self, req: &[u8]) -> Result<u16, String> {
         let fresh = self.s.is_none();
         match self.try_call(req).await {
             Ok(r) => Ok(r),
@@ -400,7 +434,7 @@ impl Http {
         }
     }
 
-    async fn try_call(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>), (String, bool)> {
+    async fn try_call(&mut self, req: &[u8]) -> Result<u16, (String, bool)> {
         if self.s.is_none() {
             let s = TcpStream::connect(self.addr)
                 .await
@@ -413,35 +447,36 @@ impl Http {
             .await
             .map_err(|e| (format!("http write: {}", e.kind()), false))?;
         self.buf.clear();
+        let mut scanned = 0;
         loop {
-            if let Some(he) = find(&self.buf, b"\r\n\r\n") {
-                let head = std::str::from_utf8(&self.buf[..he])
-                    .map_err(|_| ("http: non-utf8 head".to_string(), true))?;
+            if let Some(he) = find(&self.buf[scanned..], b"\r\n\r\n").map(|i| i + scanned) {
+                let head = &self.buf[..he];
+                let bad = || (format!("http: bad status line {:.40}", lossy(head)), true);
                 let status: u16 = head
-                    .split(' ')
+                    .split(|&b| b == b' ')
                     .nth(1)
-                    .and_then(|x| x.parse().ok())
-                    .ok_or_else(|| (format!("http: bad status line {:.40}", head), true))?;
+                    .and_then(|x| std::str::from_utf8(x).ok()?.parse().ok())
+                    .ok_or_else(bad)?;
                 let mut cl: Option<usize> = None;
                 let mut chunked = false;
                 let mut close = false;
-                for l in head.split("\r\n").skip(1) {
-                    let Some((k, v)) = l.split_once(':') else {
-                        continue;
-                    };
-                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
-                    match k.as_str() {
-                        "content-length" => cl = v.parse().ok(),
-                        "transfer-encoding" => chunked = v.contains("chunked"),
-                        "connection" => close = v == "close",
-                        _ => {}
+                for l in head.split(|&b| b == b'\n').skip(1) {
+                    let l = l.strip_suffix(b"\r").unwrap_or(l);
+                    if let Some(v) = header_value(l, b"content-length") {
+                        cl = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
+                    } else if let Some(v) = header_value(l, b"transfer-encoding") {
+                        chunked = v.eq_ignore_ascii_case(b"chunked");
+                    } else if let Some(v) = header_value(l, b"connection") {
+                        close = v.eq_ignore_ascii_case(b"close");
                     }
                 }
                 let body_start = he + 4;
-                let body = if chunked {
+                self.chunked = chunked;
+                if chunked {
                     loop {
                         if let Some(end) = find(&self.buf[body_start..], b"0\r\n\r\n") {
-                            break dechunk(&self.buf[body_start..body_start + end + 5]);
+                            self.dechunked = dechunk(&self.buf[body_start..body_start + end + 5]);
+                            break;
                         }
                         self.read_more().await?;
                     }
@@ -450,13 +485,14 @@ impl Http {
                     while self.buf.len() < body_start + n {
                         self.read_more().await?;
                     }
-                    self.buf[body_start..body_start + n].to_vec()
-                };
+                    self.body = (body_start, body_start + n);
+                }
                 if close {
                     self.s = None;
                 }
-                return Ok((status, body));
+                return Ok(status);
             }
+            scanned = self.buf.len().saturating_sub(3);
             self.read_more().await?;
         }
     }
@@ -552,31 +588,23 @@ async fn run_connect(o: &Opts) -> Value {
             let setup = async {
                 let mut ws = sio_connect(&c).await?;
                 let t_ack = t0.elapsed();
-                ws.send(Message::text(pkt))
+                ws.send_text(&pkt)
                     .await
                     .map_err(|e| format!("send subscribe: {e}"))?;
                 if c.proto == Proto::Peer {
                     return Ok((ws, t_ack, None));
                 }
                 loop {
-                    match ws.next().await {
-                        Some(Ok(Message::Text(t))) => {
-                            let s = t.as_str();
-                            if s.starts_with(&proof) {
-                                return Ok((ws, t_ack, Some(t0.elapsed())));
-                            } else if s == "2" {
-                                ws.send(Message::text("3"))
-                                    .await
-                                    .map_err(|e| format!("pong: {e}"))?;
-                            } else if s.starts_with("42[\"error\"") {
-                                return Err(format!("subscribe refused: {:.80}", s));
-                            }
-                        }
-                        Some(Ok(Message::Close(_))) | None => {
-                            return Err("closed before snapshot".to_string())
-                        }
-                        Some(Err(e)) => return Err(format!("read before snapshot: {e}")),
-                        Some(Ok(_)) => {}
+                    let s = ws
+                        .next()
+                        .await
+                        .map_err(|e| format!("read before snapshot: {e}"))?;
+                    if s.starts_with(proof.as_bytes()) {
+                        return Ok((ws, t_ack, Some(t0.elapsed())));
+                    } else if s == b"2" {
+                        ws.send_text("3").await.map_err(|e| format!("pong: {e}"))?;
+                    } else if s.starts_with(b"42[\"error\"") {
+                        return Err(format!("subscribe refused: {:.80}", lossy(s)));
                     }
                 }
             };
@@ -593,21 +621,14 @@ async fn run_connect(o: &Opts) -> Value {
                         subscribed.set(subscribed.get() + 1);
                     }
                     // Hold: answer pings, ignore everything else.
-                    while let Some(m) = ws.next().await {
-                        match m {
-                            Ok(Message::Text(t)) => {
-                                let s = t.as_str();
-                                let closed = if s == "2" {
-                                    ws.send(Message::text("3")).await.is_err()
-                                } else {
-                                    s.starts_with("41") || s == "1"
-                                };
-                                if closed {
-                                    break;
-                                }
-                            }
-                            Ok(Message::Close(_)) | Err(_) => break,
-                            _ => {}
+                    while let Ok(s) = ws.next().await {
+                        let closed = if s == b"2" {
+                            ws.send_text("3").await.is_err()
+                        } else {
+                            s.starts_with(b"41") || s == b"1"
+                        };
+                        if closed {
+                            break;
                         }
                     }
                     if holding.get() {
@@ -691,7 +712,7 @@ struct Fan {
 }
 
 impl Fan {
-    fn on_data(&self, s: &str) -> bool {
+    fn on_data(&self, s: &[u8]) -> bool {
         match parse_ts(s) {
             Some(0) => true,
             Some(ts) => {
@@ -719,29 +740,161 @@ impl Fan {
 async fn subscriber(mut ws: Ws, proof: String, st: Rc<Fan>) {
     let prefix = data_prefix(st.proto);
     let mut ready = false;
-    while let Some(m) = ws.next().await {
-        match m {
-            Ok(Message::Text(t)) => {
-                let s = t.as_str();
-                if s.starts_with(prefix) {
-                    let warm = st.on_data(s);
-                    if warm && !ready {
-                        ready = true;
-                        st.ready.set(st.ready.get() + 1);
-                    }
-                } else if s == "2" {
-                    if ws.send(Message::text("3")).await.is_err() {
-                        break;
-                    }
-                } else if !ready && s.starts_with(&proof) {
+    while let Ok(s) = ws.next().await {
+        if s.starts_with(prefix) {
+            let warm = st.on_data(s);
+            if warm && !ready {
+                ready = true;
+                st.ready.set(st.ready.get() + 1);
+            }
+        } else if s == b"2" {
+            if ws.send_text("3").await.is_err() {
+                break;
+            }
+        } else if !ready && s.starts_with(proof.as_bytes()) {
+            ready = true;
+            st.ready.set(st.ready.get() + 1);
+        } else if s.starts_with(b"41") || s == b"1" {
+            break;
+        }
+    }
+    st.disconnected.set(st.disconnected.get() + 1);
+}
+
+// ------------------------------------------------------------------ long-polling client
+
+/// An Engine.IO long-polling session: one keep-alive connection for the pending GET (it
+/// may wait for up to a ping interval) and another one for POSTs.
+struct Poller {
+    get: Http,
+    post: Http,
+    get_req: Vec<u8>,
+    path: String,
+}
+
+/// The string value of `"key":"..."` in a JSON text (no escapes expected: sids are base64url).
+fn json_str_field<'a>(b: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let k = format!("\"{key}\":\"");
+    let i = find(b, k.as_bytes())? + k.len();
+    let n = b[i..].iter().position(|&c| c == b'"')?;
+    Some(&b[i..i + n])
+}
+
+fn percent_encode(b: &[u8]) -> String {
+    let mut o = String::with_capacity(b.len());
+    for &c in b {
+        if c.is_ascii_alphanumeric() || b"-_.~".contains(&c) {
+            o.push(c as char);
+        } else {
+            o.push_str(&format!("%{c:02X}"));
+        }
+    }
+    o
+}
+
+impl Poller {
+    /// POSTs one or more packets (joined with `\x1e` by the caller).
+    async fn post(&mut self, body: &str) -> Result<(), String> {
+        let req = Http::request_bytes_ct(
+            self.post.addr,
+            "POST",
+            &self.path,
+            body,
+            "text/plain;charset=UTF-8",
+        );
+        match self.post.call_raw(&req).await? {
+            200 => Ok(()),
+            st => Err(format!(
+                "POST {body:.20}: HTTP {st} {:.60}",
+                lossy(self.post.body())
+            )),
+        }
+    }
+
+    /// One long-poll: the response body (packets separated by `\x1e`), borrowed until the
+    /// next call.
+    async fn poll(&mut self) -> Result<&[u8], String> {
+        match self.get.call_raw(&self.get_req).await? {
+            200 => Ok(self.get.body()),
+            st => Err(format!("GET: HTTP {st} {:.60}", lossy(self.get.body()))),
+        }
+    }
+}
+
+/// Polling handshake (GET -> OPEN with the sid), Socket.IO CONNECT (POST `40`, the ack
+/// comes in a GET), then the subscribe packet is POSTed.
+async fn poll_connect(c: &Common, sub_pkt: &str) -> Result<Poller, String> {
+    let mut get = Http::new(c.addr);
+    let hs = Http::request_bytes(c.addr, "GET", "/socket.io/?EIO=4&transport=polling", "");
+    let st = get
+        .call_raw(&hs)
+        .await
+        .map_err(|e| format!("polling handshake: {e}"))?;
+    let b = get.body();
+    if st != 200 || !b.starts_with(b"0") {
+        return Err(format!("polling handshake: HTTP {st} {:.60}", lossy(b)));
+    }
+    let sid = json_str_field(b, "sid").ok_or_else(|| format!("no sid in {:.60}", lossy(b)))?;
+    let path = format!(
+        "/socket.io/?EIO=4&transport=polling&sid={}",
+        percent_encode(sid)
+    );
+    let mut p = Poller {
+        get_req: Http::request_bytes(c.addr, "GET", &path, ""),
+        path,
+        get,
+        post: Http::new(c.addr),
+    };
+    p.post("40").await?;
+    loop {
+        let (mut acked, mut ping) = (false, false);
+        for pkt in p.poll().await?.split(|&b| b == 0x1e) {
+            if pkt.starts_with(b"40") {
+                acked = true;
+            } else if pkt == b"2" {
+                ping = true;
+            } else if pkt.starts_with(b"44") {
+                return Err(format!("connect_error {:.60}", lossy(pkt)));
+            } else if pkt == b"1" {
+                return Err("closed during handshake".into());
+            }
+        }
+        if ping {
+            p.post("3").await?;
+        }
+        if acked {
+            break;
+        }
+    }
+    p.post(sub_pkt).await?;
+    Ok(p)
+}
+
+/// `subscriber` over long-polling: GET in a loop, every response holds one or more packets.
+async fn poll_subscriber(mut p: Poller, proof: String, st: Rc<Fan>) {
+    let prefix = data_prefix(st.proto);
+    let mut ready = false;
+    loop {
+        let Ok(body) = p.poll().await else { break };
+        let (mut ping, mut closed) = (false, false);
+        for s in body.split(|&b| b == 0x1e) {
+            if s.starts_with(prefix) {
+                let warm = st.on_data(s);
+                if warm && !ready {
                     ready = true;
                     st.ready.set(st.ready.get() + 1);
-                } else if s.starts_with("41") || s == "1" {
-                    break;
                 }
+            } else if s == b"2" {
+                ping = true;
+            } else if !ready && s.starts_with(proof.as_bytes()) {
+                ready = true;
+                st.ready.set(st.ready.get() + 1);
+            } else if s.starts_with(b"41") || s == b"1" {
+                closed = true;
             }
-            Ok(Message::Close(_)) | Err(_) => break,
-            _ => {}
+        }
+        if closed || (ping && p.post("3").await.is_err()) {
+            break;
         }
     }
     st.disconnected.set(st.disconnected.get() + 1);
@@ -774,53 +927,57 @@ async fn slow_subscriber(
             }
             continue;
         }
-        let m = if p == 2 {
+        // What the frame asks for, decided while it is borrowed from the socket.
+        enum Act {
+            Data(bool),
+            Proof,
+            Ping,
+            Closed(String),
+            Other,
+        }
+        let classify = |m: Result<&[u8], String>| match m {
+            Ok(s) if s.starts_with(prefix) => Act::Data(parse_ts(s) == Some(0)),
+            Ok(s) if s.starts_with(proof.as_bytes()) => Act::Proof,
+            Ok(b"2") => Act::Ping,
+            Ok(s) if s.starts_with(b"41") || s == b"1" => {
+                Act::Closed(format!("server sent {:.10}", lossy(s)))
+            }
+            Ok(_) => Act::Other,
+            Err(e) => Act::Closed(e),
+        };
+        let act = if p == 2 {
             match tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
-                Ok(m) => m,
+                Ok(m) => classify(m),
                 Err(_) => return, // quiet for 3 s: still open
             }
         } else {
             tokio::select! {
                 _ = phase.changed() => continue,
-                m = ws.next() => m,
+                m = ws.next() => classify(m),
             }
         };
         let mut r = rep.borrow_mut();
-        match m {
-            Some(Ok(Message::Text(t))) => {
-                let s = t.as_str();
-                if s.starts_with(prefix) {
-                    if p == 2 {
-                        r.received_after_resume += 1
-                    } else {
-                        r.received_before_pause += 1
-                    }
-                    if !r.ready && st.proto == Proto::Peer && parse_ts(s) == Some(0) {
-                        r.ready = true;
-                    }
-                } else if s.starts_with(&proof) {
+        match act {
+            Act::Data(warm) => {
+                if p == 2 {
+                    r.received_after_resume += 1
+                } else {
+                    r.received_before_pause += 1
+                }
+                if !r.ready && st.proto == Proto::Peer && warm {
                     r.ready = true;
-                } else if s == "2" {
-                    drop(r);
-                    let _ = ws.send(Message::text("3")).await;
-                } else if s.starts_with("41") || s == "1" {
-                    r.closed = Some(format!("server sent {s:.10}"));
-                    return;
                 }
             }
-            Some(Ok(Message::Close(f))) => {
-                r.closed = Some(format!("close frame {:?}", f.map(|f| f.reason.to_string())));
+            Act::Proof => r.ready = true,
+            Act::Ping => {
+                drop(r);
+                let _ = ws.send_text("3").await;
+            }
+            Act::Closed(why) => {
+                r.closed = Some(why);
                 return;
             }
-            Some(Err(e)) => {
-                r.closed = Some(format!("read error: {e}"));
-                return;
-            }
-            None => {
-                r.closed = Some("eof".into());
-                return;
-            }
-            Some(Ok(_)) => {}
+            Act::Other => {}
         }
     }
 }
@@ -964,7 +1121,7 @@ async fn socket_step(ws: &mut Ws, rate: f64, duration: f64, rooms: usize, pad: &
                     let room = (n as usize) % rooms;
                     let ts = t0 + (n as f64 / rate * 1e9) as u64;
                     let m = format!("42[\"bcast\",{{\"room\":\"room-{room}\",\"ts\":{ts},\"seq\":{n},\"pad\":\"{pad}\"}}]");
-                    if let Err(e) = ws.feed(Message::text(m)).await { err = Some(format!("publish: {e}")); break; }
+                    ws.feed_text(&m);
                     per_room[room] += 1;
                     n += 1;
                 }
@@ -972,11 +1129,10 @@ async fn socket_step(ws: &mut Ws, rate: f64, duration: f64, rooms: usize, pad: &
                     if let Err(e) = ws.flush().await { err = Some(format!("flush: {e}")); }
                 }
             }
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(t))) if t.as_str() == "2" => { let _ = ws.send(Message::text("3")).await; }
-                Some(Ok(Message::Close(_))) | None => err = Some("publisher closed".into()),
-                Some(Err(e)) => err = Some(format!("publisher read: {e}")),
-                _ => {}
+            m = ws.next() => match m.map(|s| s == b"2") {
+                Ok(true) => { let _ = ws.send_text("3").await; }
+                Ok(false) => {}
+                Err(e) => err = Some(format!("publisher read: {e}")),
             }
         }
     }
@@ -991,25 +1147,25 @@ async fn socket_step(ws: &mut Ws, rate: f64, duration: f64, rooms: usize, pad: &
 
 async fn socket_warmup(ws: &mut Ws, rooms: usize) {
     for j in 0..rooms {
-        let _ = ws
-            .feed(Message::text(format!(
-                "42[\"bcast\",{{\"room\":\"room-{j}\",\"ts\":0}}]"
-            )))
-            .await;
+        ws.feed_text(&format!("42[\"bcast\",{{\"room\":\"room-{j}\",\"ts\":0}}]"));
     }
     let _ = ws.flush().await;
     // answer a pending ping, if any, without blocking
-    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(1), ws.next()).await {
-        if let Message::Text(t) = m {
-            if t.as_str() == "2" {
-                let _ = ws.send(Message::text("3")).await;
-            }
+    while let Ok(Ok(ping)) = tokio::time::timeout(Duration::from_millis(1), async {
+        ws.next().await.map(|s| s == b"2")
+    })
+    .await
+    {
+        if ping {
+            let _ = ws.send_text("3").await;
         }
     }
 }
 
-async fn run_fanout(o: &Opts) -> Value {
+/// `polling`: the subscribers use Engine.IO long-polling instead of WebSocket.
+async fn run_fanout(o: &Opts, polling: bool) -> Value {
     let c = Common::from(o);
+    let scenario = if polling { "polling" } else { "fanout" };
     let clients: usize = o.get("clients", 1000);
     let rooms: usize = o.get("rooms", 1usize).max(1);
     let rates = o.list("rates", "100");
@@ -1026,6 +1182,9 @@ async fn run_fanout(o: &Opts) -> Value {
     let stop_on_fail: bool = o.get("stop-on-fail", 1u32) > 0;
     let ready_timeout: f64 = o.get("ready-timeout", 15.0);
     o.finish();
+    if slow && polling {
+        die("--slow is for WebSocket subscribers only");
+    }
 
     let st = Rc::new(Fan {
         proto: c.proto,
@@ -1057,9 +1216,32 @@ async fn run_fanout(o: &Opts) -> Value {
         tokio::task::spawn_local(async move {
             let room = i % rooms;
             let (pkt, proof) = subscribe_packet(c.proto, room);
+            if polling {
+                let r = tokio::time::timeout(
+                    Duration::from_secs_f64(c.connect_timeout),
+                    poll_connect(&c, &pkt),
+                )
+                .await;
+                match r {
+                    Ok(Ok(p)) => {
+                        members.borrow_mut()[room] += 1;
+                        connected.set(connected.get() + 1);
+                        poll_subscriber(p, proof, st).await;
+                    }
+                    Ok(Err(e)) => {
+                        failed.set(failed.get() + 1);
+                        count_err(&errors, e);
+                    }
+                    Err(_) => {
+                        failed.set(failed.get() + 1);
+                        count_err(&errors, "timeout".into());
+                    }
+                }
+                return;
+            }
             let r = tokio::time::timeout(Duration::from_secs_f64(c.connect_timeout), async {
                 let mut ws = sio_connect(&c).await?;
-                ws.send(Message::text(pkt))
+                ws.send_text(&pkt)
                     .await
                     .map_err(|e| format!("send subscribe: {e}"))?;
                 Ok::<_, String>(ws)
@@ -1094,7 +1276,7 @@ async fn run_fanout(o: &Opts) -> Value {
         let (pkt, proof) = subscribe_packet(c.proto, 0);
         match sio_connect(&c).await {
             Ok(mut ws) => {
-                let _ = ws.send(Message::text(pkt)).await;
+                let _ = ws.send_text(&pkt).await;
                 tokio::task::spawn_local(slow_subscriber(
                     ws,
                     proof,
@@ -1115,7 +1297,7 @@ async fn run_fanout(o: &Opts) -> Value {
         Proto::Peer => match sio_connect(&c).await {
             Ok(ws) => pub_ws = Some(ws),
             Err(e) => {
-                return json!({"scenario": "fanout", "label": c.label, "ok": false, "error": format!("publisher: {e}")});
+                return json!({"scenario": scenario, "label": c.label, "ok": false, "error": format!("publisher: {e}")});
             }
         },
     }
@@ -1141,7 +1323,8 @@ async fn run_fanout(o: &Opts) -> Value {
         None
     };
     eprintln!(
-        "[fanout {}] {}/{} subscribers connected, {} proved membership{} in {:.2}s",
+        "[{} {}] {}/{} subscribers connected, {} proved membership{} in {:.2}s",
+        scenario,
         c.label,
         n_conn,
         clients,
@@ -1230,8 +1413,8 @@ async fn run_fanout(o: &Opts) -> Value {
             "pass": pass,
         });
         eprintln!(
-            "[fanout {} {}] {}/s x {}s: published {} (errors {}), deliveries {}/{} lost {} ({:.0}/s) | ms p50 {} p99 {} p999 {} max {} | util server {:?} gen {:?} others {:?} | {}",
-            c.label, idx.map_or("prewarm".to_string(), |i| format!("step {i}")), rate, dur, published, pr.http_errors,
+            "[{} {} {}] {}/s x {}s: published {} (errors {}), deliveries {}/{} lost {} ({:.0}/s) | ms p50 {} p99 {} p999 {} max {} | util server {:?} gen {:?} others {:?} | {}",
+            scenario, c.label, idx.map_or("prewarm".to_string(), |i| format!("step {i}")), rate, dur, published, pr.http_errors,
             received, expected, lost, deliv_per_s, step["latency_ms"]["p50"], step["latency_ms"]["p99"],
             step["latency_ms"]["p999"], step["latency_ms"]["max"], srv_util, gen_util, others_util, if pass { "PASS" } else { "FAIL" }
         );
@@ -1279,8 +1462,9 @@ async fn run_fanout(o: &Opts) -> Value {
 
     let ok = n_conn == clients && st.ready.get() == n_conn && total_received > 0;
     json!({
-        "scenario": "fanout", "label": c.label, "ok": ok, "ts_unix": now_ns() / 1_000_000_000,
+        "scenario": scenario, "label": c.label, "ok": ok, "ts_unix": now_ns() / 1_000_000_000,
         "proto": if c.proto == Proto::Erp { "erp" } else { "peer" },
+        "transport": if polling { "polling" } else { "websocket" },
         "clients": clients, "rooms": rooms, "payload_bytes": pad.len(), "http_conns": http_conns,
         "connected": n_conn, "connect_failed": failed.get(), "errors": errs_json(&errors.borrow()),
         "ready": st.ready.get(), "setup_s": r3(setup_s), "unparsed": st.unparsed.get(),
@@ -1393,7 +1577,7 @@ async fn run_publish(o: &Opts) -> Value {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first().cloned() else {
-        die("usage: sb-bench connect|fanout|publish --port P [--server-pid PID] [--label L] [--proto erp|peer] ... (see bench/README.md)")
+        die("usage: sb-bench connect|fanout|polling|publish --port P [--server-pid PID] [--label L] [--proto erp|peer] ... (see bench/README.md)")
     };
     let o = Opts::parse(&args[1..]);
     // Free-form scenario name copied into the JSON (run.sh: connect, fanout, rooms10, ...).
@@ -1406,7 +1590,8 @@ fn main() {
     let out = local.block_on(&rt, async {
         match cmd.as_str() {
             "connect" => run_connect(&o).await,
-            "fanout" => run_fanout(&o).await,
+            "fanout" => run_fanout(&o, false).await,
+            "polling" => run_fanout(&o, true).await,
             "publish" => run_publish(&o).await,
             other => die(&format!("unknown subcommand {other}")),
         }
@@ -1426,9 +1611,9 @@ mod tests {
 
     #[test]
     fn ts_is_parsed() {
-        assert_eq!(parse_ts(r#"42["bench",{"ts":1234,"seq":1}]"#), Some(1234));
-        assert_eq!(parse_ts(r#"42["msg",{"room":"room-0","ts":0}]"#), Some(0));
-        assert_eq!(parse_ts(r#"42["connected",{"timestamp":"x"}]"#), None);
+        assert_eq!(parse_ts(br#"42["bench",{"ts":1234,"seq":1}]"#), Some(1234));
+        assert_eq!(parse_ts(br#"42["msg",{"room":"room-0","ts":0}]"#), Some(0));
+        assert_eq!(parse_ts(br#"42["connected",{"timestamp":"x"}]"#), None);
     }
 
     #[test]
