@@ -3,8 +3,16 @@
 use clap::Parser;
 use switchboard::cli::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime spawns its threads (the module says why).
+    let fds = switchboard::fdtable::prepare();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(fds))
+}
+
+async fn run(fds: std::io::Result<switchboard::fdtable::FdSetup>) -> anyhow::Result<()> {
     let cli = Cli::parse();
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
     match cli.command {
@@ -12,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
             let (config, warnings) = switchboard::config::Config::load(&args, &env)?;
             switchboard::app::init_tracing(&config);
             warnings.iter().for_each(|w| tracing::warn!("{w}"));
+            match fds {
+                Ok(f) => tracing::debug!(open_files = f.limit, fd_table = f.presized, "fd setup"),
+                Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+            }
             // Everything that can fail on configuration (database, keys) fails before binding.
             let listen = config.listen;
             let app = switchboard::App::build(config).await?;
