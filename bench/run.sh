@@ -14,7 +14,7 @@
 # Env knobs (full mode defaults): SERVERS ("switchboard node peer"; also "sb-nodelay": switchboard
 #   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic), REPS (2), SLOW_PAYLOAD (100 B),
 #   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
-#   HOLD (10), FANOUT_RATES ("50,100,200,300,400,500,600,800,1000,1200"), STEP_S (6), PREWARM (5),
+#   HOLD (10), FANOUT_RATES ("50,...,1200,1600,2000,2400,3000,3600,4200,4800,6000"), STEP_S (6), PREWARM (5),
 #   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (8),
 #   SLOW_RATE (400; node: NODE_SLOW_RATE 50), SLOW_S (20), POLLING_CLIENTS (1000), POLLING_RATE (100),
 #   POLLING_S (20), WAIT_IDLE (900: seconds to wait, before
@@ -43,7 +43,7 @@ else
   SERVERS=${SERVERS:-"switchboard node peer"}; REPS=${REPS:-2}
   SCENARIOS=${SCENARIOS:-"connect fanout publish slow rooms10 polling"}
   CONNECT_CLIENTS=${CONNECT_CLIENTS:-10000}; CONNECT_RATE=${CONNECT_RATE:-1000}; HOLD=${HOLD:-10}
-  FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}; FANOUT_RATES=${FANOUT_RATES:-"50,100,200,300,400,500,600,800,1000,1200"}
+  FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}; FANOUT_RATES=${FANOUT_RATES:-"50,100,200,300,400,500,600,800,1000,1200,1600,2000,2400,3000,3600,4200,4800,6000"}
   STEP_S=${STEP_S:-6}; PREWARM=${PREWARM:-5}
   PUBLISH_S=${PUBLISH_S:-5}; PUBLISH_CONNS=${PUBLISH_CONNS:-16}; PUBLISH_ROOMS=${PUBLISH_ROOMS:-"1,10,100"}
   SLOW_RATE=${SLOW_RATE:-400}; NODE_SLOW_RATE=${NODE_SLOW_RATE:-50}; SLOW_S=${SLOW_S:-20}
@@ -54,7 +54,7 @@ SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S
 
 SB=target/release/switchboard
 PEER=target/release/examples/bench-peer
-GEN=bench/generator/target/release/sb-bench
+GEN=${SB_BENCH:-bench/generator/target/release/sb-bench}   # SB_BENCH: another generator binary (A/B of the generator itself)
 NODE_DIR=bench/baselines/node
 P_SB=3201; P_NODE=3202; P_PEER=3203
 
@@ -95,7 +95,8 @@ cat "$OUT/env.txt" >&2
 # running steals the pinned server's or generator's core and the figures mean nothing.
 others() {
   ps -eo pid=,comm=,args= | awk -v me=$$ '
-    $1 != me && ($2 ~ /^(bench\.sh|sio-bench|bench-peer|sio-peer-)/ || $0 ~ /sio-bench\/peers\//) { print $1 " " $2 }'
+    $1 != me && ($2 ~ /^(bench\.sh|sio-bench|bench-peer|sio-peer-|sb-bench)/ || $0 ~ /sio-bench\/peers\// ||
+                 $0 ~ /switchboard[ ]serve/) { print $1 " " $2 }'
 }
 busy_pct() { # CPU used on the whole machine over 1 s, in % of one core
   local a b

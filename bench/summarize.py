@@ -178,7 +178,7 @@ def polling_table(rows):
     st0 = r0["steps"][0] if r0.get("steps") else None
     what = f", {f(st0['rate'],0)} msg/s for {f(st0['duration_s'],0)} s" if st0 else ""
     o = [f"### (6) long-polling: {r0['clients']} Engine.IO polling clients (transport=polling, no upgrade) in one room{what}, "
-         f"publishes as in (2); lost = expected − received after a {f(st0['drain_s'] if st0 else None,1)}-s-max drain", "",
+         f"publishes as in (2); lost = expected − received after a drain of at most {f(r0.get('drain_max_s'),0)} s", "",
          "| server | run | clients ready | deliveries recv/expected | lost | deliv/s | p50 ms | p99 ms | p999 ms | max ms | server util | gen util | others util | p99 ≤ 100 ms, 0 lost |",
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, r in rs:

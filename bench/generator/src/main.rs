@@ -326,9 +326,17 @@ fn data_prefix(proto: Proto) -> &'static [u8] {
     }
 }
 
-/// The integer after `"ts":`.
+/// The integer after `"ts":` (scans quote to quote: this runs once per received frame).
 fn parse_ts(b: &[u8]) -> Option<u64> {
-    let i = find(b, b"\"ts\":")? + 5;
+    let mut i = 0;
+    loop {
+        i += b.get(i..)?.iter().position(|&c| c == b'"')?;
+        if b[i..].starts_with(b"\"ts\":") {
+            break;
+        }
+        i += 1;
+    }
+    let i = i + 5;
     let mut j = i;
     let mut v: u64 = 0;
     while j < b.len() && b[j].is_ascii_digit() {
@@ -712,14 +720,14 @@ struct Fan {
 }
 
 impl Fan {
-    fn on_data(&self, s: &[u8]) -> bool {
+    /// A data frame read at `now` (unix ns): records now − ts. True for a warm-up (ts 0).
+    fn on_data(&self, s: &[u8], now: u64) -> bool {
         match parse_ts(s) {
             Some(0) => true,
             Some(ts) => {
                 if ts < self.step_start_ns.get() {
                     self.stale.set(self.stale.get() + 1);
                 } else {
-                    let now = now_ns();
                     self.hist
                         .borrow_mut()
                         .saturating_record(now.saturating_sub(ts).max(1));
@@ -740,9 +748,9 @@ impl Fan {
 async fn subscriber(mut ws: Ws, proof: String, st: Rc<Fan>) {
     let prefix = data_prefix(st.proto);
     let mut ready = false;
-    while let Ok(s) = ws.next().await {
+    while let Ok((s, now)) = ws.next_timed().await {
         if s.starts_with(prefix) {
-            let warm = st.on_data(s);
+            let warm = st.on_data(s, now);
             if warm && !ready {
                 ready = true;
                 st.ready.set(st.ready.get() + 1);
@@ -876,10 +884,11 @@ async fn poll_subscriber(mut p: Poller, proof: String, st: Rc<Fan>) {
     let mut ready = false;
     loop {
         let Ok(body) = p.poll().await else { break };
+        let now = now_ns();
         let (mut ping, mut closed) = (false, false);
         for s in body.split(|&b| b == 0x1e) {
             if s.starts_with(prefix) {
-                let warm = st.on_data(s);
+                let warm = st.on_data(s, now);
                 if warm && !ready {
                     ready = true;
                     st.ready.set(st.ready.get() + 1);
@@ -1465,6 +1474,7 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
         "scenario": scenario, "label": c.label, "ok": ok, "ts_unix": now_ns() / 1_000_000_000,
         "proto": if c.proto == Proto::Erp { "erp" } else { "peer" },
         "transport": if polling { "polling" } else { "websocket" },
+        "drain_max_s": drain,
         "clients": clients, "rooms": rooms, "payload_bytes": pad.len(), "http_conns": http_conns,
         "connected": n_conn, "connect_failed": failed.get(), "errors": errs_json(&errors.borrow()),
         "ready": st.ready.get(), "setup_s": r3(setup_s), "unparsed": st.unparsed.get(),
@@ -1614,6 +1624,12 @@ mod tests {
         assert_eq!(parse_ts(br#"42["bench",{"ts":1234,"seq":1}]"#), Some(1234));
         assert_eq!(parse_ts(br#"42["msg",{"room":"room-0","ts":0}]"#), Some(0));
         assert_eq!(parse_ts(br#"42["connected",{"timestamp":"x"}]"#), None);
+        assert_eq!(
+            parse_ts(br#"42["msg",{"room":"room-0","ts":77}]"#),
+            Some(77)
+        );
+        assert_eq!(parse_ts(br#"42["msg",{"ts":}]"#), None);
+        assert_eq!(parse_ts(br#"""#), None);
     }
 
     #[test]

@@ -152,6 +152,15 @@ pub struct WsConn {
     /// Bytes to send; `wbuf[wpos..]` is not written yet (a cancelled flush loses nothing).
     wbuf: Vec<u8>,
     wpos: usize,
+    /// When the last read returned data (unix ns).
+    read_ns: u64,
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 impl WsConn {
@@ -181,6 +190,7 @@ impl WsConn {
             frag_out: false,
             wbuf: Vec::with_capacity(256),
             wpos: 0,
+            read_ns: 0,
         };
         ws.s.write_all(req.as_bytes())
             .await
@@ -263,7 +273,10 @@ impl WsConn {
         }
         match self.s.read_buf(&mut self.rbuf).await {
             Ok(0) => Err("eof".into()),
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.read_ns = now_ns();
+                Ok(())
+            }
             Err(e) => Err(format!("read error: {}", e.kind())),
         }
     }
@@ -272,6 +285,12 @@ impl WsConn {
     /// Answers WebSocket pings itself. `Err`: the connection ended (close frame with its
     /// code and reason, `eof`, a read error) or the server broke the protocol.
     pub async fn next(&mut self) -> Result<&[u8], String> {
+        self.next_timed().await.map(|(m, _)| m)
+    }
+
+    /// `next()` and when the message's last bytes were read from the socket (unix ns):
+    /// one clock read per read system call, not per frame.
+    pub async fn next_timed(&mut self) -> Result<(&[u8], u64), String> {
         if self.frag_out {
             self.frag.clear();
             self.frag_out = false;
@@ -299,7 +318,7 @@ impl WsConn {
                         return Err("ws: new message inside a fragmented one".into());
                     }
                     if h.fin {
-                        return Ok(&self.rbuf[p0..p1]);
+                        return Ok((&self.rbuf[p0..p1], self.read_ns));
                     }
                     self.frag.clear();
                     self.frag.extend_from_slice(&self.rbuf[p0..p1]);
@@ -313,7 +332,7 @@ impl WsConn {
                     if h.fin {
                         self.in_frag = false;
                         self.frag_out = true;
-                        return Ok(&self.frag);
+                        return Ok((&self.frag, self.read_ns));
                     }
                 }
                 8 => {
