@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod identity;
 pub mod metrics;
 pub mod rules;
+pub mod runtime;
 pub mod store;
 
 pub use app::App;

@@ -6,10 +6,7 @@ use switchboard::cli::{Cli, Command};
 fn main() -> anyhow::Result<()> {
     // Before the runtime spawns its threads (the module says why).
     let fds = switchboard::fdtable::prepare();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(run(fds))
+    switchboard::runtime::build()?.block_on(run(fds))
 }
 
 async fn run(fds: std::io::Result<switchboard::fdtable::FdSetup>) -> anyhow::Result<()> {
