@@ -15,7 +15,9 @@
 #   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic), REPS (2), SLOW_PAYLOAD (100 B),
 #   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
 #   HOLD (10), FANOUT_RATES ("50,...,1200,1600,2000,2400,3000,3600,4200,4800,6000"), STEP_S (6), PREWARM (5),
-#   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (8),
+#   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (64: one
+#   request in flight per connection, so at R publishes/s a round trip must stay under
+#   HTTP_CONNS/R s; with 8 or 16 the publisher, not the server, ended the fan-out),
 #   SLOW_RATE (400; node: NODE_SLOW_RATE 50), SLOW_S (20), POLLING_CLIENTS (1000), POLLING_RATE (100),
 #   POLLING_S (20), WAIT_IDLE (900: seconds to wait, before
 #   each measurement, for other benchmarks to end and for the CPUs to be below IDLE_MAX_PCT (30) % of
@@ -50,7 +52,7 @@ else
   POLLING_CLIENTS=${POLLING_CLIENTS:-1000}; POLLING_RATE=${POLLING_RATE:-100}; POLLING_S=${POLLING_S:-20}
   WAIT_IDLE=${WAIT_IDLE:-900}; DRAIN=${DRAIN:-5}
 fi
-SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S=${ROOMS10_S:-20}; HTTP_CONNS=${HTTP_CONNS:-8}
+SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S=${ROOMS10_S:-20}; HTTP_CONNS=${HTTP_CONNS:-64}
 
 SB=target/release/switchboard
 PEER=target/release/examples/bench-peer
