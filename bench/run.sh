@@ -54,8 +54,9 @@ else
 fi
 SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S=${ROOMS10_S:-20}; HTTP_CONNS=${HTTP_CONNS:-64}
 
-SB=target/release/switchboard
-PEER=target/release/examples/bench-peer
+TARGET=${CARGO_TARGET_DIR:-target}   # where cargo puts the workspace's binaries
+SB=$TARGET/release/switchboard
+PEER=$TARGET/release/examples/bench-peer
 GEN=${SB_BENCH:-bench/generator/target/release/sb-bench}   # SB_BENCH: another generator binary (A/B of the generator itself)
 NODE_DIR=bench/baselines/node
 P_SB=3201; P_NODE=3202; P_PEER=3203
@@ -65,7 +66,7 @@ log() { echo "$*" | tee -a "$OUT/log.txt" >&2; }
 # ---- build (the same cargo invocation as scripts/test.sh: a no-op after it)
 log "== build"
 cargo build --release -q -p sio --examples -p switchboard
-(cd bench/generator && cargo build --release -q)
+(cd bench/generator && CARGO_TARGET_DIR=target cargo build --release -q)   # its own target dir
 if [[ " $SERVERS " == *" node "* ]] && [ ! -f "$NODE_DIR/node_modules/socket.io/package.json" ]; then
   npm ci --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error
 fi
