@@ -15,9 +15,9 @@
 #   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
 #   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
 #   HOLD (10), FANOUT_RATES ("50,...,1200,1600,2000,2400,3000,3600,4200,4800,6000"), STEP_S (6), PREWARM (5),
-#   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (64: one
+#   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (256: one
 #   request in flight per connection, so at R publishes/s a round trip must stay under
-#   HTTP_CONNS/R s; with 8 or 16 the publisher, not the server, ended the fan-out),
+#   HTTP_CONNS/R s; with 8 or 64 the publisher, not the server, ended the fan-out),
 #   SLOW_RATE (300; node: NODE_SLOW_RATE 50), SLOW_S (30: 9 000 x 1 KB behind, more than the 4 096-packet queue plus the ~3.6 MB the kernel holds, so the server must act), POLLING_CLIENTS (1000), POLLING_RATE (100),
 #   POLLING_S (20), WAIT_IDLE (900: seconds to wait, before
 #   each measurement, for other benchmarks to end and for the CPUs to be below IDLE_MAX_PCT (30) % of
@@ -45,14 +45,14 @@ else
   SERVERS=${SERVERS:-"switchboard node peer"}; REPS=${REPS:-2}
   SCENARIOS=${SCENARIOS:-"connect fanout publish slow rooms10 polling"}
   CONNECT_CLIENTS=${CONNECT_CLIENTS:-10000}; CONNECT_RATE=${CONNECT_RATE:-1000}; HOLD=${HOLD:-10}
-  FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}; FANOUT_RATES=${FANOUT_RATES:-"50,100,200,300,400,500,600,800,1000,1200,1600,2000,2400,3000,3600,4200,4800,6000"}
+  FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}; FANOUT_RATES=${FANOUT_RATES:-"50,100,200,300,400,500,600,800,1000,1200,1600,2000,2400,2700,3000,3300,3600,4200,4800,5400,6000"}
   STEP_S=${STEP_S:-6}; PREWARM=${PREWARM:-5}
   PUBLISH_S=${PUBLISH_S:-5}; PUBLISH_CONNS=${PUBLISH_CONNS:-16}; PUBLISH_ROOMS=${PUBLISH_ROOMS:-"1,10,100"}
   SLOW_RATE=${SLOW_RATE:-300}; NODE_SLOW_RATE=${NODE_SLOW_RATE:-50}; SLOW_S=${SLOW_S:-30}; SLOW_PAYLOAD=${SLOW_PAYLOAD:-1000}
   POLLING_CLIENTS=${POLLING_CLIENTS:-1000}; POLLING_RATE=${POLLING_RATE:-100}; POLLING_S=${POLLING_S:-20}
   WAIT_IDLE=${WAIT_IDLE:-900}; DRAIN=${DRAIN:-5}
 fi
-SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S=${ROOMS10_S:-20}; HTTP_CONNS=${HTTP_CONNS:-64}
+SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S=${ROOMS10_S:-20}; HTTP_CONNS=${HTTP_CONNS:-256}
 
 TARGET=${CARGO_TARGET_DIR:-target}   # where cargo puts the workspace's binaries
 SB=$TARGET/release/switchboard
