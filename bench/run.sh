@@ -14,7 +14,7 @@
 # Env knobs (full mode defaults): SERVERS ("switchboard node peer"; also "sb-nodelay": switchboard
 #   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
 #   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
-#   HOLD (10), FANOUT_RATES ("50,...,1200,1600,2000,2400,3000,3600,4200,4800,6000"), STEP_S (6), PREWARM (5),
+#   HOLD (10), FANOUT_RATES ("50,...,1200,1600,2000,2400,2700,3000,3300,3600,4200,4800,5400,6000"), STEP_S (6), PREWARM (5),
 #   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (256: one
 #   request in flight per connection, so at R publishes/s a round trip must stay under
 #   HTTP_CONNS/R s; with 8 or 64 the publisher, not the server, ended the fan-out),

@@ -4,7 +4,7 @@
 //! one thread every growth waits for an RCU grace period (`expand_fdtable` calls
 //! `synchronize_rcu`). Measured on the 2-core bench machine: every connection in flight
 //! stalled 10–14 ms when the server passed 256, 512, …, 8192 open sockets — the whole p99.9
-//! of a 1000/s connect storm (`bench/E2E-RESULTS.md`). Growing the table to its final size
+//! of a 1000/s connect storm (`bench/RESULTS.md`). Growing the table to its final size
 //! while the process is still single-threaded costs one copy and no wait, and the kernel never
 //! shrinks it. No crate does this; `rustix` gives the two safe calls it needs.
 
