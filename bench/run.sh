@@ -65,7 +65,7 @@ log() { echo "$*" | tee -a "$OUT/log.txt" >&2; }
 
 # ---- build (the same cargo invocation as scripts/test.sh: a no-op after it)
 log "== build"
-cargo build --release -q -p sio --examples -p switchboard
+cargo build --release -q -p sio -p switchboard --bins --examples   # --examples alone would skip the switchboard binary
 (cd bench/generator && CARGO_TARGET_DIR=target cargo build --release -q)   # its own target dir
 if [[ " $SERVERS " == *" node "* ]] && [ ! -f "$NODE_DIR/node_modules/socket.io/package.json" ]; then
   npm ci --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error

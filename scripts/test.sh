@@ -9,6 +9,6 @@ if [ ! -d e2e/node_modules ]; then
   npm ci --prefix e2e --no-audit --no-fund
 fi
 
-cargo build --release -p sio --examples -p switchboard
+cargo build --release -p sio -p switchboard --bins --examples
 cargo test --workspace --release
 (cd e2e && npm test)
