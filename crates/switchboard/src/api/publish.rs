@@ -48,6 +48,27 @@ pub enum PublishBody {
     One(PublishRequest),
 }
 
+impl PublishBody {
+    /// The body `parse_json` already checked to be an object or an array of objects, chosen by
+    /// its shape. `#[serde(untagged)]` answered "did not match any variant" without naming the
+    /// field, and tried the batch first on every single publish (an error built and dropped per
+    /// request in the profile; no throughput change measurable on this machine).
+    fn from_checked(body: Value) -> Result<Self, ApiError> {
+        let invalid = |e: serde_json::Error| ApiError::Validation(e.to_string());
+        match body {
+            Value::Array(items) => items
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<Result<_, _>>()
+                .map(PublishBody::Many)
+                .map_err(invalid),
+            one => serde_json::from_value(one)
+                .map(PublishBody::One)
+                .map_err(invalid),
+        }
+    }
+}
+
 /// What happened to one published event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
@@ -140,8 +161,8 @@ fn publish_inner(
     sh: &Arc<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
-    let body: PublishBody = parse_json(&body?, Shape::ObjectOrBatch, sh.config.max_json_depth)?;
-    let data = match body {
+    let body: Value = parse_json(&body?, Shape::ObjectOrBatch, sh.config.max_json_depth)?;
+    let data = match PublishBody::from_checked(body)? {
         PublishBody::One(req) => {
             req.validate()?;
             serde_json::to_value(publish(sh, &req)).map_err(anyhow::Error::from)?

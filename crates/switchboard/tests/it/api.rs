@@ -89,6 +89,14 @@ async fn bad_requests_get_json_errors_and_nothing_is_sent() {
         (st, e["error"]["code"].as_str()),
         (422, Some("validation_failed"))
     );
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("missing field `event`"), "{message}");
+    let (st, e) = srv
+        .post("/api/v1/publish", &json!([{ "event": "a" }, { "data": 1 }]))
+        .await;
+    assert_eq!(st, 422);
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("missing field `event`"), "{message}");
     let (st, _) = srv
         .post("/api/v1/publish", &json!({ "event": "connect" }))
         .await;
