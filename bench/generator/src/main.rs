@@ -746,27 +746,46 @@ impl Fan {
 /// A subscriber: becomes ready on its snapshot (erp) or first warm-up message (peer),
 /// then records the latency of every data frame.
 async fn subscriber(mut ws: Ws, proof: String, st: Rc<Fan>) {
-    let prefix = data_prefix(st.proto);
     let mut ready = false;
     while let Ok((s, now)) = ws.next_timed().await {
-        if s.starts_with(prefix) {
-            let warm = st.on_data(s, now);
-            if warm && !ready {
-                ready = true;
-                st.ready.set(st.ready.get() + 1);
+        match st.on_packet(s, now, &proof, &mut ready) {
+            Seen::Ping => {
+                if ws.send_text("3").await.is_err() {
+                    break;
+                }
             }
-        } else if s == b"2" {
-            if ws.send_text("3").await.is_err() {
-                break;
-            }
-        } else if !ready && s.starts_with(proof.as_bytes()) {
-            ready = true;
-            st.ready.set(st.ready.get() + 1);
-        } else if s.starts_with(b"41") || s == b"1" {
-            break;
+            Seen::Closed => break,
+            Seen::Other => {}
         }
     }
     st.disconnected.set(st.disconnected.get() + 1);
+}
+
+/// What a subscriber saw in one Engine.IO packet.
+enum Seen {
+    Ping,
+    Closed,
+    Other,
+}
+
+impl Fan {
+    /// Record a data frame or the membership proof; say whether to pong or stop.
+    fn on_packet(&self, s: &[u8], now: u64, proof: &str, ready: &mut bool) -> Seen {
+        if s.starts_with(data_prefix(self.proto)) {
+            if self.on_data(s, now) && !*ready {
+                *ready = true;
+                self.ready.set(self.ready.get() + 1);
+            }
+        } else if s == b"2" {
+            return Seen::Ping;
+        } else if !*ready && s.starts_with(proof.as_bytes()) {
+            *ready = true;
+            self.ready.set(self.ready.get() + 1);
+        } else if s.starts_with(b"41") || s == b"1" {
+            return Seen::Closed;
+        }
+        Seen::Other
+    }
 }
 
 // ------------------------------------------------------------------ long-polling client
@@ -879,27 +898,23 @@ async fn poll_connect(c: &Common, sub_pkt: &str) -> Result<Poller, String> {
 }
 
 /// `subscriber` over long-polling: GET in a loop, every response holds one or more packets.
+/// A fan-out subscriber's connection, by transport.
+enum Sub {
+    Ws(Ws),
+    Polling(Poller),
+}
+
 async fn poll_subscriber(mut p: Poller, proof: String, st: Rc<Fan>) {
-    let prefix = data_prefix(st.proto);
     let mut ready = false;
     loop {
         let Ok(body) = p.poll().await else { break };
         let now = now_ns();
         let (mut ping, mut closed) = (false, false);
         for s in body.split(|&b| b == 0x1e) {
-            if s.starts_with(prefix) {
-                let warm = st.on_data(s, now);
-                if warm && !ready {
-                    ready = true;
-                    st.ready.set(st.ready.get() + 1);
-                }
-            } else if s == b"2" {
-                ping = true;
-            } else if !ready && s.starts_with(proof.as_bytes()) {
-                ready = true;
-                st.ready.set(st.ready.get() + 1);
-            } else if s.starts_with(b"41") || s == b"1" {
-                closed = true;
+            match st.on_packet(s, now, &proof, &mut ready) {
+                Seen::Ping => ping = true,
+                Seen::Closed => closed = true,
+                Seen::Other => {}
             }
         }
         if closed || (ping && p.post("3").await.is_err()) {
@@ -1225,42 +1240,25 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
         tokio::task::spawn_local(async move {
             let room = i % rooms;
             let (pkt, proof) = subscribe_packet(c.proto, room);
-            if polling {
-                let r = tokio::time::timeout(
-                    Duration::from_secs_f64(c.connect_timeout),
-                    poll_connect(&c, &pkt),
-                )
-                .await;
-                match r {
-                    Ok(Ok(p)) => {
-                        members.borrow_mut()[room] += 1;
-                        connected.set(connected.get() + 1);
-                        poll_subscriber(p, proof, st).await;
-                    }
-                    Ok(Err(e)) => {
-                        failed.set(failed.get() + 1);
-                        count_err(&errors, e);
-                    }
-                    Err(_) => {
-                        failed.set(failed.get() + 1);
-                        count_err(&errors, "timeout".into());
-                    }
-                }
-                return;
-            }
             let r = tokio::time::timeout(Duration::from_secs_f64(c.connect_timeout), async {
+                if polling {
+                    return poll_connect(&c, &pkt).await.map(Sub::Polling);
+                }
                 let mut ws = sio_connect(&c).await?;
                 ws.send_text(&pkt)
                     .await
                     .map_err(|e| format!("send subscribe: {e}"))?;
-                Ok::<_, String>(ws)
+                Ok(Sub::Ws(ws))
             })
             .await;
             match r {
-                Ok(Ok(ws)) => {
+                Ok(Ok(sub)) => {
                     members.borrow_mut()[room] += 1;
                     connected.set(connected.get() + 1);
-                    subscriber(ws, proof, st).await;
+                    match sub {
+                        Sub::Ws(ws) => subscriber(ws, proof, st).await,
+                        Sub::Polling(p) => poll_subscriber(p, proof, st).await,
+                    }
                 }
                 Ok(Err(e)) => {
                     failed.set(failed.get() + 1);
