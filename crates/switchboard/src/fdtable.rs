@@ -64,10 +64,12 @@ mod tests {
     fn raises_the_soft_limit_and_grows_the_table() {
         let setup = prepare().expect("prepare");
         let lim = getrlimit(Resource::Nofile);
-        assert_eq!(
-            lim.current, lim.maximum,
-            "soft limit raised to the hard one"
-        );
+        if lim.maximum.is_some() {
+            assert_eq!(
+                lim.current, lim.maximum,
+                "soft limit raised to the hard one"
+            );
+        }
         assert_eq!(Some(setup.limit), lim.current);
         assert_eq!(setup.presized, setup.limit.min(PRESIZE_MAX));
         assert!(
