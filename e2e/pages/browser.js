@@ -212,7 +212,35 @@ async function screenshot(page, name, { fullPage = true } = {}) {
 
 const MODULES = ['crm', 'finance', 'hr', 'security', 'elearning', 'rehab', 'reports'];
 
+/**
+ * The shared setup of a page test file: a switchboard (`demo`, `extraArgs` as in `startServer`) and a
+ * browser for the whole `describe`, both stopped after it, and no console error allowed on
+ * any page after each test. Returns `{ server, browser }` getters, valid inside the tests.
+ */
+function usePages({ demo, extraArgs }) {
+  const { before, after, afterEach } = require('node:test');
+  const assert = require('node:assert/strict');
+  let server;
+  let browser;
+  before(async () => {
+    server = await startServer({ demo, extraArgs });
+    browser = await launchBrowser(server.url);
+  }, { timeout: 60_000 });
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.stop();
+  }, { timeout: 30_000 });
+  afterEach(() => {
+    assert.deepStrictEqual(browser.takeErrors(), [], 'no console errors or uncaught exceptions on any page');
+  });
+  return {
+    get server() { return server; },
+    get browser() { return browser; },
+  };
+}
+
 module.exports = {
+  usePages,
   launchBrowser,
   startServer,
   mintToken,

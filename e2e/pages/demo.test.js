@@ -2,33 +2,18 @@
 // The built-in demo page (/demo, and / with --demo) in a real browser: the ERP dashboard
 // of SPEC §1a fed by the live simulator and by backend writes through the HTTP API.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const {
-  launchBrowser, startServer, mintToken, apiOk, sel, textOf, waitText, waitPage, screenshot, MODULES,
+  usePages, mintToken, apiOk, sel, textOf, waitText, waitPage, screenshot, MODULES,
 } = require('./browser');
 
 describe('demo page (/demo)', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer({ demo: true });
-    browser = await launchBrowser(server.url);
-  }, { timeout: 60_000 });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  }, { timeout: 30_000 });
-
-  afterEach(() => {
-    assert.deepStrictEqual(browser.takeErrors(), [], 'no console errors or uncaught exceptions on any page');
-  });
+  const pages = usePages({ demo: true });
 
   /** Opens the demo page and waits until every module card shows its KPIs. */
   async function openDemo(query = '', opts) {
-    const page = await browser.open(`/demo${query}`, opts);
+    const page = await pages.browser.open(`/demo${query}`, opts);
     await waitText(page, 'conn-status', 'Live');
     for (const m of MODULES) {
       await page.locator(`${sel(`module-card-${m}`)} .kpi`).first().waitFor({ state: 'visible' });
@@ -43,7 +28,7 @@ describe('demo page (/demo)', () => {
 
     // every KPI of the API is on the page: label, formatted value, trend arrow, sparkline
     for (const m of MODULES) {
-      const kpis = await apiOk(server.url, 'GET', `/api/v1/modules/${m}/kpis`);
+      const kpis = await apiOk(pages.server.url, 'GET', `/api/v1/modules/${m}/kpis`);
       assert.ok(kpis.length >= 3, `${m} has KPIs`);
       for (const k of kpis) {
         const base = `kpi-${m}-${k.id}`;
@@ -86,13 +71,13 @@ describe('demo page (/demo)', () => {
     const page = await openDemo();
     // an id of its own, so the simulator (which rewrites its four finance KPIs) leaves it alone
     const kpi = { id: 'open_invoices', label: 'Open invoices (EUR)', value: 1234567, trend: 'up', status: 'warning', chart: [1180000, 1215000, 1234567] };
-    await apiOk(server.url, 'PUT', '/api/v1/modules/finance/kpis', [kpi]);
+    await apiOk(pages.server.url, 'PUT', '/api/v1/modules/finance/kpis', [kpi]);
     await waitText(page, 'kpi-finance-open_invoices-value', '1,234,567');
     assert.equal(await textOf(page, 'kpi-finance-open_invoices-label'), 'Open invoices (EUR)');
     assert.equal(await textOf(page, 'kpi-finance-open_invoices-trend'), '▲ +1.6%');
     assert.equal(await page.locator(sel('kpi-finance-open_invoices')).getAttribute('data-status'), 'warning');
 
-    await apiOk(server.url, 'PUT', '/api/v1/modules/finance/kpis', [
+    await apiOk(pages.server.url, 'PUT', '/api/v1/modules/finance/kpis', [
       { ...kpi, value: 1098765.5, trend: 'down', status: 'error', chart: [...kpi.chart, 1098765.5] },
     ]);
     await waitText(page, 'kpi-finance-open_invoices-value', '1,098,765.5');
@@ -124,7 +109,7 @@ describe('demo page (/demo)', () => {
 
   it('a module created by a backend appears with the next dashboard summary', { timeout: 30_000 }, async () => {
     const page = await openDemo();
-    await apiOk(server.url, 'PUT', '/api/v1/modules/logistics/kpis', [
+    await apiOk(pages.server.url, 'PUT', '/api/v1/modules/logistics/kpis', [
       { id: 'shipments', label: 'Shipments today', value: 4312, trend: 'flat', status: 'info' },
     ]);
     // dashboard:update repeats every 10 s; the page subscribes to modules it lists
@@ -134,7 +119,7 @@ describe('demo page (/demo)', () => {
 
   it('the alert banner shows the newest alert, can be dismissed, and returns for a new one', { timeout: 30_000 }, async () => {
     const page = await openDemo();
-    const a = await apiOk(server.url, 'POST', '/api/v1/alerts', { title: 'Disk almost full', message: 'db-1 at 91%', severity: 'warning' });
+    const a = await apiOk(pages.server.url, 'POST', '/api/v1/alerts', { title: 'Disk almost full', message: 'db-1 at 91%', severity: 'warning' });
     await waitText(page, 'alert-title', 'Disk almost full');
     const banner = page.locator(sel('alert-banner'));
     await banner.waitFor({ state: 'visible' });
@@ -150,7 +135,7 @@ describe('demo page (/demo)', () => {
     await page.locator(sel('module-card-finance')).waitFor();
     assert.equal(await banner.isHidden(), true, 'a dismissed alert does not come back on reload');
 
-    const b = await apiOk(server.url, 'POST', '/api/v1/alerts', { title: 'Replication lag', message: 'replica 2 is 40 s behind', severity: 'error' });
+    const b = await apiOk(pages.server.url, 'POST', '/api/v1/alerts', { title: 'Replication lag', message: 'replica 2 is 40 s behind', severity: 'error' });
     await waitText(page, 'alert-title', 'Replication lag');
     await banner.waitFor({ state: 'visible' });
     assert.equal(await banner.getAttribute('data-alert-id'), b.id);
@@ -181,7 +166,7 @@ describe('demo page (/demo)', () => {
   });
 
   it('is also served at / with --demo', { timeout: 30_000 }, async () => {
-    const page = await browser.open('/');
+    const page = await pages.browser.open('/');
     await waitText(page, 'conn-status', 'Live');
     await page.locator(sel('module-card-crm')).waitFor();
     await page.close();

@@ -3,10 +3,10 @@
 // 2 s and shows connections, rooms, event rates and recent notable events; with an API
 // key configured it asks for the key (or takes ?key=) and sends it as a Bearer token.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { io } = require('socket.io-client');
-const { launchBrowser, startServer, apiOk, api, sel, textOf, waitText, waitPage, screenshot } = require('./browser');
+const { usePages, apiOk, api, sel, textOf, waitText, waitPage, screenshot } = require('./browser');
 
 const POLL_WAIT_MS = 10_000; // a few 2 s polls
 
@@ -14,32 +14,17 @@ const POLL_WAIT_MS = 10_000; // a few 2 s polls
 const shownConnections = (page) => textOf(page, 'monitor-connections').then(Number);
 
 describe('monitor page (/monitor)', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer({ demo: true });
-    browser = await launchBrowser(server.url);
-  }, { timeout: 60_000 });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  }, { timeout: 30_000 });
-
-  afterEach(() => {
-    assert.deepStrictEqual(browser.takeErrors(), [], 'no console errors or uncaught exceptions on any page');
-  });
+  const pages = usePages({ demo: true });
 
   it('connections rise when a demo page opens and fall when it closes; rooms are listed', { timeout: 60_000 }, async () => {
-    const monitor = await browser.open('/monitor');
+    const monitor = await pages.browser.open('/monitor');
     await waitText(monitor, 'monitor-status', 'Live');
     const base = Number(await waitText(monitor, 'monitor-connections', (t) => /^\d+$/.test(t)));
-    const stats = await apiOk(server.url, 'GET', '/api/v1/stats');
+    const stats = await apiOk(pages.server.url, 'GET', '/api/v1/stats');
     assert.equal(base, stats.connections, 'the monitor shows the server\'s count (the monitor itself holds no socket)');
     assert.match(await textOf(monitor, 'monitor-node-name'), new RegExp(`node ${stats.node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
 
-    const demo = await browser.open('/demo');
+    const demo = await pages.browser.open('/demo');
     await waitText(demo, 'conn-status', 'Live');
     await waitText(monitor, 'monitor-connections', String(base + 1), POLL_WAIT_MS);
     // the demo page's rooms: the dashboard and one per module
@@ -51,7 +36,7 @@ describe('monitor page (/monitor)', () => {
       assert.ok(rooms.includes(`module:${m}`), `rooms table lists module:${m}: ${rooms}`);
     }
 
-    const second = await browser.open('/demo');
+    const second = await pages.browser.open('/demo');
     await waitText(second, 'conn-status', 'Live');
     await waitText(monitor, 'monitor-connections', String(base + 2), POLL_WAIT_MS);
     await waitText(monitor, 'monitor-room-members-kpi-dashboard', '2', POLL_WAIT_MS);
@@ -66,13 +51,13 @@ describe('monitor page (/monitor)', () => {
   });
 
   it('draws events in/out per second from counter deltas and lists denied joins and refused tokens', { timeout: 60_000 }, async () => {
-    const monitor = await browser.open('/monitor');
-    const demo = await browser.open('/demo'); // traffic: KPI updates go out every 2 s
+    const monitor = await pages.browser.open('/monitor');
+    const demo = await pages.browser.open('/demo'); // traffic: KPI updates go out every 2 s
     await waitText(demo, 'conn-status', 'Live');
 
     // a guest asks for the staff dashboard (denied) and a client brings a bad token (refused)
-    const guest = io(server.url, { transports: ['websocket'], reconnection: false });
-    const bad = io(server.url, { transports: ['websocket'], reconnection: false, auth: { token: 'bad.token.value' } });
+    const guest = io(pages.server.url, { transports: ['websocket'], reconnection: false });
+    const bad = io(pages.server.url, { transports: ['websocket'], reconnection: false, auth: { token: 'bad.token.value' } });
     const denial = new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('no answer to joinDashboard in 5 s')), 5_000);
       guest.on('connect', () => guest.emit('joinDashboard', {}, (ack) => { clearTimeout(t); resolve(ack); }));
@@ -97,7 +82,7 @@ describe('monitor page (/monitor)', () => {
     assert.match(recent, /joinDashboard/);
     assert.match(recent, /Refused token/);
     assert.match(recent, /invalid token/);
-    const denied = await apiOk(server.url, 'GET', '/api/v1/stats').then((s) => s.counters.denied_joins);
+    const denied = await apiOk(pages.server.url, 'GET', '/api/v1/stats').then((s) => s.counters.denied_joins);
     await waitText(monitor, 'monitor-counter-denied_joins', (t) => t.includes(String(denied)), POLL_WAIT_MS);
 
     // the chart: a few samples, two lines, and a non-zero outgoing rate at some point
@@ -119,29 +104,14 @@ describe('monitor page (/monitor)', () => {
 
 describe('monitor page with an API key configured', () => {
   const KEY = 'monitor-e2e-key-0123456789';
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer({ demo: false, extraArgs: ['--api-key', KEY] });
-    browser = await launchBrowser(server.url);
-  }, { timeout: 60_000 });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  }, { timeout: 30_000 });
+  const pages = usePages({ demo: false, extraArgs: ['--api-key', KEY] });
 
   // Chromium reports every 401 answer as a console error; those are the expected ones here.
   const allow = [/Failed to load resource: the server responded with a status of 401/];
 
-  afterEach(() => {
-    assert.deepStrictEqual(browser.takeErrors(), [], 'no other console errors or uncaught exceptions');
-  });
-
   it('asks for the key on 401, then shows the figures; the key is kept for the tab', { timeout: 60_000 }, async () => {
-    assert.equal((await api(server.url, 'GET', '/api/v1/stats')).status, 401, 'the API wants the key');
-    const page = await browser.open('/monitor', { allow });
+    assert.equal((await api(pages.server.url, 'GET', '/api/v1/stats')).status, 401, 'the API wants the key');
+    const page = await pages.browser.open('/monitor', { allow });
     await page.locator(sel('monitor-keybox')).waitFor({ state: 'visible' });
     assert.equal(await textOf(page, 'monitor-status'), 'Key required');
     assert.equal(await textOf(page, 'monitor-connections'), '—');
@@ -167,7 +137,7 @@ describe('monitor page with an API key configured', () => {
 
   it('takes ?key= from the URL and removes it from the address bar', { timeout: 30_000 }, async () => {
     // a new tab has its own (empty) sessionStorage
-    const page = await browser.open(`/monitor?key=${encodeURIComponent(KEY)}`);
+    const page = await pages.browser.open(`/monitor?key=${encodeURIComponent(KEY)}`);
     await waitText(page, 'monitor-status', 'Live');
     assert.equal(await page.locator(sel('monitor-keybox')).isHidden(), true);
     assert.equal(new URL(page.url()).search, '', 'the key is not left in the URL');

@@ -6,33 +6,18 @@
 // The server runs without --demo here so that the simulator's own "Approval needed"
 // notifications to `demo` (every 20 s) cannot make the exact counts below flaky.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { launchBrowser, startServer, mintToken, apiOk, sel, textOf, waitText, waitPage, screenshot } = require('./browser');
+const { usePages, mintToken, apiOk, sel, textOf, waitText, waitPage, screenshot } = require('./browser');
 
 describe('demo page notifications (bell)', () => {
-  let server;
-  let browser;
+  const pages = usePages({ demo: false });
 
-  before(async () => {
-    server = await startServer({ demo: false });
-    browser = await launchBrowser(server.url);
-  }, { timeout: 60_000 });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  }, { timeout: 30_000 });
-
-  afterEach(() => {
-    assert.deepStrictEqual(browser.takeErrors(), [], 'no console errors or uncaught exceptions on any page');
-  });
-
-  const notify = (body) => apiOk(server.url, 'POST', '/api/v1/notifications', body);
-  const listFor = (user) => apiOk(server.url, 'GET', `/api/v1/notifications?userId=${user}`);
+  const notify = (body) => apiOk(pages.server.url, 'POST', '/api/v1/notifications', body);
+  const listFor = (user) => apiOk(pages.server.url, 'GET', `/api/v1/notifications?userId=${user}`);
 
   async function openAs(user) {
-    const page = await browser.open(`/demo?token=${mintToken(user)}`);
+    const page = await pages.browser.open(`/demo?token=${mintToken(user)}`);
     await waitText(page, 'conn-status', 'Live');
     await waitText(page, 'user-name', `Signed in as ${user}`);
     return page;
