@@ -246,6 +246,16 @@ fn lat_json(h: &Histogram<u64>, per_ms: f64) -> Value {
     })
 }
 
+/// A client that could not connect: counted, and its reason tallied.
+fn count_failure<T: Copy + std::ops::Add<Output = T> + From<u8>>(
+    failed: &Cell<T>,
+    m: &RefCell<BTreeMap<String, u64>>,
+    e: String,
+) {
+    failed.set(failed.get() + T::from(1));
+    count_err(m, e);
+}
+
 fn count_err(m: &RefCell<BTreeMap<String, u64>>, e: String) {
     *m.borrow_mut().entry(e).or_insert(0) += 1;
 }
@@ -643,14 +653,8 @@ async fn run_connect(o: &Opts) -> Value {
                         dropped.set(dropped.get() + 1);
                     }
                 }
-                Ok(Err(e)) => {
-                    failed.set(failed.get() + 1);
-                    count_err(&errors, e);
-                }
-                Err(_) => {
-                    failed.set(failed.get() + 1);
-                    count_err(&errors, "timeout".into());
-                }
+                Ok(Err(e)) => count_failure(&failed, &errors, e),
+                Err(_) => count_failure(&failed, &errors, "timeout".into()),
             }
         });
     }
@@ -1260,14 +1264,8 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
                         Sub::Polling(p) => poll_subscriber(p, proof, st).await,
                     }
                 }
-                Ok(Err(e)) => {
-                    failed.set(failed.get() + 1);
-                    count_err(&errors, e);
-                }
-                Err(_) => {
-                    failed.set(failed.get() + 1);
-                    count_err(&errors, "timeout".into());
-                }
+                Ok(Err(e)) => count_failure(&failed, &errors, e),
+                Err(_) => count_failure(&failed, &errors, "timeout".into()),
             }
         });
     }
