@@ -57,6 +57,10 @@ pub struct Config {
     /// packet that does not fit disconnects it (reason `slow consumer`), a volatile one is
     /// dropped and counted. Defaults to 4096.
     pub max_buffer: usize,
+    /// Bytes queued for one connection before it counts as a slow consumer (same policy as
+    /// `max_buffer`; a broadcast's bytes are shared, this bounds what one connection can
+    /// pin). Defaults to 8 MiB.
+    pub max_buffer_bytes: usize,
     /// Accepted transports. Defaults to both.
     pub transports: Transports,
     /// CORS policy. Defaults to disabled.
@@ -66,6 +70,27 @@ pub struct Config {
     pub recovery: Option<Duration>,
     /// Most broadcast packets kept for recovery per namespace. Defaults to 100 000.
     pub recovery_max_packets: usize,
+    /// Most bytes of broadcast packets kept for recovery per namespace; the oldest are
+    /// trimmed first (counted in `Stats::recovery_trimmed`). Defaults to 64 MiB.
+    pub recovery_max_bytes: usize,
+    /// Most disconnected sessions kept for recovery per namespace; the oldest is evicted
+    /// first (counted in `Stats::recovery_evicted`). Defaults to 50 000.
+    pub recovery_max_sessions: usize,
+    /// Open Engine.IO sessions per client address (the [`crate::RemoteAddr`] of the
+    /// handshake); more are refused with HTTP 403 (counted in `Stats::ip_refused`).
+    /// 0: no limit. Defaults to 0.
+    pub max_sessions_per_ip: usize,
+    /// Sessions per client address that have not sent a Socket.IO CONNECT yet (they cost
+    /// memory but are not sockets). More are refused like `max_sessions_per_ip`.
+    /// 0: no limit. Defaults to 0.
+    pub max_pending_per_ip: usize,
+    /// Largest total size of the handshake's request headers (names + values) the engine
+    /// keeps for the connect hook; a bigger handshake gets HTTP 431. Defaults to 16 KiB
+    /// (Node's `maxHeaderSize`).
+    pub max_handshake_header_bytes: usize,
+    /// Time a client has to send every binary attachment of a packet once its header
+    /// arrived; the connection is closed (`parse error`) otherwise. Defaults to 30 s.
+    pub attachment_timeout: Duration,
     /// Default timeout of `emit_with_ack`. Defaults to 10 seconds.
     pub ack_timeout: Duration,
     /// Time a client has to send the Socket.IO CONNECT packet after the Engine.IO
@@ -84,10 +109,17 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(20),
             max_payload: 1_000_000,
             max_buffer: 4096,
+            max_buffer_bytes: 8 << 20,
             transports: Transports::default(),
             cors: Cors::Disabled,
             recovery: Some(Duration::from_secs(120)),
             recovery_max_packets: 100_000,
+            recovery_max_bytes: 64 << 20,
+            recovery_max_sessions: 50_000,
+            max_sessions_per_ip: 0,
+            max_pending_per_ip: 0,
+            max_handshake_header_bytes: 16 << 10,
+            attachment_timeout: Duration::from_secs(30),
             ack_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(45),
             max_queued_events: 1024,

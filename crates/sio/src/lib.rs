@@ -149,4 +149,16 @@ pub struct Stats {
     pub bytes_in: AtomicU64,
     /// Bytes written.
     pub bytes_out: AtomicU64,
+    /// Handshakes refused by `max_sessions_per_ip` / `max_pending_per_ip`.
+    pub ip_refused: AtomicU64,
+    /// Handshakes refused for request headers over `max_handshake_header_bytes`.
+    pub headers_too_large: AtomicU64,
+    /// Handlers (connect hook, event, disconnect) that panicked; the panic was caught.
+    pub handler_panics: AtomicU64,
+    /// Recovery packets trimmed before their window ended (count or byte budget).
+    pub recovery_trimmed: AtomicU64,
+    /// Disconnected sessions evicted from the recovery store before their window ended.
+    pub recovery_evicted: AtomicU64,
+    /// Binary packets whose attachments did not arrive in time (connection closed).
+    pub attachment_timeouts: AtomicU64,
 }

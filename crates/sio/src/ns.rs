@@ -3,15 +3,16 @@
 
 use futures_util::future::BoxFuture;
 use indexmap::IndexMap;
+use parking_lot::Mutex;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::adapter::{Adapter, BroadcastMessage};
 use crate::engine::session::{Class, Frame, Pushed, Session};
 use crate::packet::{Encoder, PacketKind};
-use crate::recovery::{Recovery, Restored};
+use crate::recovery::{self, Recovery, Restored};
 use crate::server::{Inner, Shared};
 use crate::socket::{Event, Socket};
 use crate::DisconnectReason;
@@ -213,10 +214,15 @@ impl Namespace {
         srv: Weak<Inner>,
         adapter: Arc<dyn Adapter>,
     ) -> Self {
-        let recovery = shared
-            .config
-            .recovery
-            .map(|w| Recovery::new(w, shared.config.recovery_max_packets));
+        let c = &shared.config;
+        let recovery = c.recovery.map(|window| {
+            Recovery::new(recovery::Limits {
+                window,
+                max_packets: c.recovery_max_packets,
+                max_bytes: c.recovery_max_bytes,
+                max_sessions: c.recovery_max_sessions,
+            })
+        });
         Self {
             name: Arc::from(b.name),
             handlers: b.handlers,
@@ -288,14 +294,13 @@ impl Namespace {
             .map_or_else(Vec::new, |m| m.keys().map(|k| k.to_string()).collect())
     }
 
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, NsState> {
-        self.state.lock().expect("namespace lock")
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, NsState> {
+        self.state.lock()
     }
 
     /// Deliver a broadcast to this node's members. `offset`: the cluster bus's offset, or
     /// `None` to number it locally. Returns the number of sockets it was queued for.
     pub fn deliver(&self, msg: &BroadcastMessage, offset: Option<u64>) -> usize {
-        let cfg = &self.shared.config;
         let stats = &self.shared.stats;
         let mut overflowed: Vec<Arc<Session>> = Vec::new();
         let mut delivered = 0;
@@ -314,7 +319,10 @@ impl Namespace {
                 offset.map(|o| o.to_string()).as_deref(),
             );
             if let (Some(r), Some(o)) = (&mut st.recovery, offset) {
-                r.record(o, msg.rooms.clone(), msg.except.clone(), frames.clone());
+                let trimmed = r.record(o, msg.rooms.clone(), msg.except.clone(), frames.clone());
+                if trimmed > 0 {
+                    stats.recovery_trimmed.fetch_add(trimmed, Ordering::Relaxed);
+                }
             }
             st.seq += 1;
             let seq = st.seq;
@@ -338,7 +346,7 @@ impl Namespace {
                 {
                     return;
                 }
-                match s.0.session.push(&frames, class, cfg.max_buffer) {
+                match s.0.session.push(&frames, class) {
                     Pushed::Queued => delivered += 1,
                     Pushed::Dropped => {
                         stats.volatile_dropped.fetch_add(1, Ordering::Relaxed);
@@ -378,12 +386,16 @@ impl Namespace {
 
     /// Make a socket a member: joins its rooms, queues the CONNECT ack and missed packets.
     pub(crate) fn add(&self, s: &Socket, restored: Option<Restored>) {
-        let cfg = &self.shared.config;
         let mut st = self.lock();
         st.sockets.insert(s.0.id.clone(), s.clone());
         let (rooms, missed) = match restored {
             Some(r) => {
-                *s.0.data.lock().expect("data lock") = r.data;
+                // What the connect hook stored for this connection (identity, address)
+                // wins over what the old connection left.
+                let mut data = r.data;
+                let mut now = s.0.data.lock();
+                data.extend(std::mem::take(&mut *now));
+                *now = data;
                 (r.rooms, r.missed)
             }
             None => (vec![s.0.id.clone()], Vec::new()),
@@ -394,7 +406,7 @@ impl Namespace {
                 .or_default()
                 .insert(s.0.id.clone(), s.clone());
         }
-        *s.0.rooms.lock().expect("rooms lock") = rooms;
+        *s.0.rooms.lock() = rooms;
         s.0.connected.store(true, Ordering::Release);
         let ack = match &s.0.pid {
             Some(pid) => format!("{{\"sid\":\"{}\",\"pid\":\"{}\"}}", s.0.id, pid),
@@ -406,26 +418,22 @@ impl Namespace {
             id: None,
             attachments: 0,
         };
-        s.0.session.push(
-            &[Frame::text(&enc.raw(&ack))],
-            Class::Control,
-            cfg.max_buffer,
-        );
+        s.0.session
+            .push(&[Frame::text(&enc.raw(&ack))], Class::Control);
         // The replay is bounded by the recovery buffer, not by `max_buffer`: a client that
         // was disconnected for being slow must get everything it missed in one go. Live
         // packets after it are bounded again (a still-slow client is disconnected again).
         for frames in missed {
-            s.0.session.push(&frames, Class::Control, cfg.max_buffer);
+            s.0.session.push(&frames, Class::Control);
         }
     }
 
-    /// Remove a socket from the namespace and its rooms; keep its session for recovery.
-    pub(crate) fn remove(&self, s: &Socket, persist: bool) {
+    /// Remove a socket from the namespace and its rooms; returns the rooms it was in
+    /// (`None`: it was not a member).
+    pub(crate) fn remove(&self, s: &Socket) -> Option<Vec<Arc<str>>> {
         let mut st = self.lock();
-        if st.sockets.shift_remove(&s.0.id).is_none() {
-            return;
-        }
-        let rooms = std::mem::take(&mut *s.0.rooms.lock().expect("rooms lock"));
+        st.sockets.shift_remove(&s.0.id)?;
+        let rooms = std::mem::take(&mut *s.0.rooms.lock());
         for r in &rooms {
             if let Some(m) = st.rooms.get_mut(r) {
                 m.swap_remove(&s.0.id);
@@ -434,9 +442,22 @@ impl Namespace {
                 }
             }
         }
-        if let (true, Some(pid), Some(rec)) = (persist, &s.0.pid, st.recovery.as_mut()) {
-            let data = std::mem::take(&mut *s.0.data.lock().expect("data lock"));
-            rec.persist(pid.clone(), s.0.id.clone(), rooms, data);
+        Some(rooms)
+    }
+
+    /// Keep a removed socket's session (rooms and data) for connection state recovery.
+    pub(crate) fn persist(&self, s: &Socket, rooms: Vec<Arc<str>>) {
+        let Some(pid) = &s.0.pid else { return };
+        let data = std::mem::take(&mut *s.0.data.lock());
+        let evicted = match self.lock().recovery.as_mut() {
+            Some(rec) => rec.persist(pid.clone(), s.0.id.clone(), rooms, data),
+            None => return,
+        };
+        if evicted > 0 {
+            self.shared
+                .stats
+                .recovery_evicted
+                .fetch_add(evicted, Ordering::Relaxed);
         }
     }
 
@@ -452,7 +473,7 @@ impl Namespace {
             .unwrap_or_else(|| Arc::from(room));
         let m = st.rooms.entry(key.clone()).or_default();
         if m.insert(s.0.id.clone(), s.clone()).is_none() {
-            s.0.rooms.lock().expect("rooms lock").push(key);
+            s.0.rooms.lock().push(key);
         }
         true
     }
@@ -467,10 +488,7 @@ impl Namespace {
             st.rooms.remove(room);
         }
         if was {
-            s.0.rooms
-                .lock()
-                .expect("rooms lock")
-                .retain(|r| &**r != room);
+            s.0.rooms.lock().retain(|r| &**r != room);
         }
         was
     }

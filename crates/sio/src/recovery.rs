@@ -32,21 +32,39 @@ pub(crate) struct Restored {
     pub(crate) missed: Vec<Arc<[Frame]>>,
 }
 
+/// How much a namespace's recovery store may hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) window: Duration,
+    pub(crate) max_packets: usize,
+    pub(crate) max_bytes: usize,
+    pub(crate) max_sessions: usize,
+}
+
 pub(crate) struct Recovery {
-    window: Duration,
-    max_packets: usize,
+    limits: Limits,
     packets: VecDeque<Stored>,
+    /// Bytes of the frames in `packets`.
+    bytes: usize,
     sessions: HashMap<Arc<str>, Persisted>,
+    /// Persisted pids, oldest first, to evict the oldest session when over
+    /// `max_sessions`. Restored pids stay here until they reach the front (checked there).
+    order: VecDeque<(Arc<str>, Instant)>,
     next_offset: u64,
 }
 
+fn size(frames: &[Frame]) -> usize {
+    frames.iter().map(|f| f.bytes.len()).sum()
+}
+
 impl Recovery {
-    pub(crate) fn new(window: Duration, max_packets: usize) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Self {
-            window,
-            max_packets,
+            limits,
             packets: VecDeque::new(),
+            bytes: 0,
             sessions: HashMap::new(),
+            order: VecDeque::new(),
             next_offset: 1,
         }
     }
@@ -58,14 +76,18 @@ impl Recovery {
         o
     }
 
+    /// Store a broadcast; returns how many older packets were trimmed for the count or
+    /// byte budget (packets past the window are not counted: they expired).
     pub(crate) fn record(
         &mut self,
         offset: u64,
         rooms: Vec<Arc<str>>,
         except: Vec<Arc<str>>,
         frames: Arc<[Frame]>,
-    ) {
+    ) -> u64 {
         let now = Instant::now();
+        self.expire(now);
+        self.bytes += size(&frames);
         self.packets.push_back(Stored {
             offset,
             rooms,
@@ -73,19 +95,28 @@ impl Recovery {
             frames,
             at: now,
         });
-        while self.packets.len() > self.max_packets {
-            self.packets.pop_front();
+        let mut trimmed = 0;
+        while self.packets.len() > self.limits.max_packets || self.bytes > self.limits.max_bytes {
+            match self.packets.pop_front() {
+                Some(p) => {
+                    self.bytes -= size(&p.frames);
+                    trimmed += 1;
+                }
+                None => break,
+            }
         }
-        self.expire(now);
+        trimmed
     }
 
     fn expire(&mut self, now: Instant) {
         while self
             .packets
             .front()
-            .is_some_and(|p| now.duration_since(p.at) > self.window)
+            .is_some_and(|p| now.duration_since(p.at) > self.limits.window)
         {
-            self.packets.pop_front();
+            if let Some(p) = self.packets.pop_front() {
+                self.bytes -= size(&p.frames);
+            }
         }
     }
 
@@ -93,26 +124,55 @@ impl Recovery {
     pub(crate) fn sweep(&mut self) {
         let now = Instant::now();
         self.expire(now);
-        let w = self.window;
+        let w = self.limits.window;
         self.sessions.retain(|_, s| now.duration_since(s.at) <= w);
+        while self
+            .order
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) > w)
+        {
+            self.order.pop_front();
+        }
     }
 
+    /// Keep a disconnected socket's session; returns how many older sessions were evicted
+    /// to stay within `max_sessions`.
     pub(crate) fn persist(
         &mut self,
         pid: Arc<str>,
         sid: Arc<str>,
         rooms: Vec<Arc<str>>,
         data: http::Extensions,
-    ) {
+    ) -> u64 {
+        let at = Instant::now();
+        self.order.push_back((pid.clone(), at));
         self.sessions.insert(
             pid,
             Persisted {
                 sid,
                 rooms,
                 data,
-                at: Instant::now(),
+                at,
             },
         );
+        let mut evicted = 0;
+        while self.sessions.len() > self.limits.max_sessions {
+            let Some((pid, at)) = self.order.pop_front() else {
+                break;
+            };
+            // Only if the entry is still the one this order record was made for.
+            if self.sessions.get(&pid).is_some_and(|s| s.at == at) {
+                self.sessions.remove(&pid);
+                evicted += 1;
+            }
+        }
+        if self.order.len() > self.limits.max_sessions.max(1024).saturating_mul(2) {
+            // Restored sessions leave stale order records: compact now and then.
+            let sessions = &self.sessions;
+            self.order
+                .retain(|(pid, at)| sessions.get(pid).is_some_and(|s| s.at == *at));
+        }
+        evicted
     }
 
     /// Take the session `pid` back with every broadcast after `offset` that it would have
@@ -121,14 +181,15 @@ impl Recovery {
         let now = Instant::now();
         self.expire(now);
         let s = self.sessions.remove(pid)?;
-        if now.duration_since(s.at) > self.window {
+        if now.duration_since(s.at) > self.limits.window {
             return None;
         }
         let offset: u64 = offset.parse().ok()?;
         // The client's offset must still be in the buffer (or be the newest one issued),
         // otherwise packets may have been evicted and an exact replay is impossible.
-        let held =
-            self.packets.iter().any(|p| p.offset == offset) || offset + 1 == self.next_offset;
+        // `checked_add`: the offset comes from the client and may be u64::MAX.
+        let held = self.packets.iter().any(|p| p.offset == offset)
+            || offset.checked_add(1) == Some(self.next_offset);
         if !held {
             return None;
         }
@@ -154,13 +215,46 @@ impl Recovery {
 mod tests {
     use super::*;
 
+    fn limits(window_ms: u64, max_packets: usize) -> Limits {
+        Limits {
+            window: Duration::from_millis(window_ms),
+            max_packets,
+            max_bytes: usize::MAX,
+            max_sessions: usize::MAX,
+        }
+    }
+
+    #[test]
+    fn byte_and_session_budgets_trim_the_oldest() {
+        let mut r = Recovery::new(Limits {
+            max_bytes: 3 * Frame::text(&[b'x'; 100]).bytes.len(),
+            max_sessions: 2,
+            ..limits(60_000, 1000)
+        });
+        let big = || Arc::from(vec![Frame::text(&[b'x'; 100])]);
+        let trimmed: u64 = (0..5)
+            .map(|_| {
+                let o = r.next_offset();
+                r.record(o, vec![], vec![], big())
+            })
+            .sum();
+        assert_eq!((trimmed, r.packets.len()), (2, 3));
+        assert_eq!(r.packets.front().map(|p| p.offset), Some(3));
+        let ext = http::Extensions::new;
+        assert_eq!(r.persist("a".into(), "s".into(), vec![], ext()), 0);
+        assert_eq!(r.persist("b".into(), "s".into(), vec![], ext()), 0);
+        assert_eq!(r.persist("c".into(), "s".into(), vec![], ext()), 1);
+        assert!(!r.sessions.contains_key("a"), "the oldest went first");
+        assert!(r.sessions.contains_key("b") && r.sessions.contains_key("c"));
+    }
+
     fn frames(s: &str) -> Arc<[Frame]> {
         Arc::from(vec![Frame::text(s.as_bytes())])
     }
 
     #[test]
     fn replays_only_matching_packets_after_offset() {
-        let mut r = Recovery::new(Duration::from_secs(60), 100);
+        let mut r = Recovery::new(limits(60_000, 100));
         let room: Arc<str> = "a".into();
         let o1 = r.next_offset();
         r.record(o1, vec![room.clone()], vec![], frames("1"));
@@ -189,16 +283,30 @@ mod tests {
 
     #[test]
     fn unknown_offset_or_expired_session_fails() {
-        let mut r = Recovery::new(Duration::from_millis(0), 100);
+        let mut r = Recovery::new(limits(0, 100));
         r.persist("pid".into(), "sid".into(), vec![], http::Extensions::new());
         std::thread::sleep(Duration::from_millis(2));
         assert!(r.restore("pid", "0").is_none());
-        let mut r = Recovery::new(Duration::from_secs(60), 1);
+        let mut r = Recovery::new(limits(60_000, 1));
         r.persist("pid".into(), "sid".into(), vec![], http::Extensions::new());
         for _ in 0..3 {
             let o = r.next_offset();
             r.record(o, vec![], vec![], frames("x"));
         }
         assert!(r.restore("pid", "1").is_none(), "offset 1 was evicted");
+    }
+
+    #[test]
+    fn hostile_offsets_fail_without_panicking() {
+        let mut r = Recovery::new(limits(60_000, 10));
+        for off in [
+            u64::MAX.to_string(),
+            "-1".into(),
+            "1e9".into(),
+            "x".repeat(100),
+        ] {
+            r.persist("pid".into(), "sid".into(), vec![], http::Extensions::new());
+            assert!(r.restore("pid", &off).is_none(), "{off}");
+        }
     }
 }

@@ -4,19 +4,20 @@
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
+use parking_lot::Mutex;
 use rand::RngCore;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::engine::http::{self as eio_http, open_frame, push_control};
-use crate::engine::session::{Handshake, PartialBinary, Session, Transport};
+use crate::engine::session::{Budget, Handshake, PartialBinary, Session, Transport};
 use crate::ns::{Namespace, NamespaceBuilder};
 use crate::packet::{self, PacketKind};
 use crate::socket::{Event, Socket};
@@ -36,7 +37,6 @@ pub enum EngineMessage {
 
 /// A raw Engine.IO session, for [`ServerBuilder::engine_only`].
 pub struct EngineSocket {
-    srv: Arc<Inner>,
     sess: Arc<Session>,
 }
 
@@ -48,8 +48,7 @@ impl EngineSocket {
             EngineMessage::Text(t) => Frame::text(format!("4{t}").as_bytes()),
             EngineMessage::Binary(b) => Frame::binary(&b),
         };
-        self.sess
-            .push(&[f], Class::Reliable, self.srv.config.max_buffer);
+        self.sess.push(&[f], Class::Reliable);
     }
 }
 
@@ -63,6 +62,10 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) stats: Arc<Shared>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    /// Open sessions per client address (only when a per-IP limit is configured).
+    per_ip: Mutex<HashMap<IpAddr, IpCount>>,
+    /// When a refusal was last logged (ms since `epoch`), to log at most one per second.
+    refusal_logged: AtomicU64,
     namespaces: HashMap<String, Arc<Namespace>>,
     engine_handler: Option<EngineHandler>,
     epoch: Instant,
@@ -124,6 +127,8 @@ impl ServerBuilder {
             config: self.config,
             stats: shared.clone(),
             sessions: Mutex::new(HashMap::new()),
+            per_ip: Mutex::new(HashMap::new()),
+            refusal_logged: AtomicU64::new(0),
             namespaces: self
                 .namespaces
                 .into_iter()
@@ -208,6 +213,12 @@ impl Server {
         self.inner.namespaces.get(name).cloned()
     }
 
+    /// Open Engine.IO sessions from `ip`; counted only when `max_sessions_per_ip` or
+    /// `max_pending_per_ip` is set (0 otherwise).
+    pub fn sessions_from(&self, ip: IpAddr) -> usize {
+        self.inner.sessions_from(ip)
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats.stats
@@ -215,7 +226,7 @@ impl Server {
 
     /// Open Engine.IO sessions by transport: (websocket, polling).
     pub fn sessions_by_transport(&self) -> (usize, usize) {
-        let s = self.inner.sessions.lock().expect("sessions lock");
+        let s = self.inner.sessions.lock();
         let ws = s
             .values()
             .filter(|s| s.transport() == Transport::Websocket)
@@ -225,16 +236,9 @@ impl Server {
 
     /// Close every session (reason `server shutting down`).
     pub fn close_all(&self) {
-        let all: Vec<Arc<Session>> = self
-            .inner
-            .sessions
-            .lock()
-            .expect("sessions lock")
-            .values()
-            .cloned()
-            .collect();
+        let all: Vec<Arc<Session>> = self.inner.sessions.lock().values().cloned().collect();
         for s in all {
-            push_control(&self.inner, &s, b"1");
+            push_control(&s, b"1");
             self.inner
                 .close_session(&s, DisconnectReason::ServerShutdown);
         }
@@ -288,7 +292,107 @@ impl Server {
     }
 }
 
+/// Sessions of one client address.
+#[derive(Debug, Default, Clone, Copy)]
+struct IpCount {
+    total: u32,
+    /// Sessions that have not sent a Socket.IO CONNECT yet.
+    pending: u32,
+}
+
+/// Why a handshake was refused before a session existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    TooManyFromIp,
+    TooManyPendingFromIp,
+}
+
+impl Refused {
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Refused::TooManyFromIp => "too many connections from this address",
+            Refused::TooManyPendingFromIp => {
+                "too many connections from this address waiting for their CONNECT"
+            }
+        }
+    }
+}
+
 impl Inner {
+    fn limits_ip(&self) -> bool {
+        self.config.max_sessions_per_ip != 0 || self.config.max_pending_per_ip != 0
+    }
+
+    /// Count a new session of `ip`, unless a per-IP limit refuses it.
+    fn admit_ip(&self, ip: Option<IpAddr>) -> Result<(), Refused> {
+        let Some(ip) = ip.filter(|_| self.limits_ip()) else {
+            return Ok(());
+        };
+        let (total_max, pending_max) = (
+            self.config.max_sessions_per_ip,
+            self.config.max_pending_per_ip,
+        );
+        let refused = {
+            let mut m = self.per_ip.lock();
+            let c = m.entry(ip).or_default();
+            if total_max != 0 && c.total as usize >= total_max {
+                Some(Refused::TooManyFromIp)
+            } else if pending_max != 0 && c.pending as usize >= pending_max {
+                Some(Refused::TooManyPendingFromIp)
+            } else {
+                c.total += 1;
+                c.pending += 1;
+                None
+            }
+        };
+        let Some(why) = refused else { return Ok(()) };
+        let n = self.stats.ip_refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = self.now_ms();
+        let last = self.refusal_logged.load(Ordering::Relaxed);
+        if (last == 0 || now >= last + 1000)
+            && self
+                .refusal_logged
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(%ip, reason = why.message(), refused_total = n, "handshake refused (logged at most once a second)");
+        }
+        Err(why)
+    }
+
+    /// A session's first Socket.IO CONNECT: it no longer counts as pending.
+    pub(crate) fn note_connected(&self, sess: &Session) {
+        if !sess.connected_once.swap(true, Ordering::AcqRel) {
+            self.release_ip(sess, false);
+        }
+    }
+
+    /// Give back what `sess` counted for its address (`closing`: the session is gone).
+    fn release_ip(&self, sess: &Session, closing: bool) {
+        let Some(ip) = sess.handshake.remote.map(|a| a.ip()) else {
+            return;
+        };
+        if !self.limits_ip() {
+            return;
+        }
+        let mut m = self.per_ip.lock();
+        if let Some(c) = m.get_mut(&ip) {
+            if closing {
+                c.total = c.total.saturating_sub(1);
+            } else {
+                c.pending = c.pending.saturating_sub(1);
+            }
+            if c.total == 0 {
+                m.remove(&ip);
+            }
+        }
+    }
+
+    /// Open sessions from `ip` (0 when no per-IP limit is configured).
+    pub(crate) fn sessions_from(&self, ip: IpAddr) -> usize {
+        self.per_ip.lock().get(&ip).map_or(0, |c| c.total as usize)
+    }
+
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
@@ -296,12 +400,7 @@ impl Inner {
     /// A live session. One whose pong is overdue is closed here rather than waiting for
     /// the next heartbeat tick.
     pub(crate) fn session(&self, sid: &str) -> Option<Arc<Session>> {
-        let s = self
-            .sessions
-            .lock()
-            .expect("sessions lock")
-            .get(sid)
-            .cloned()?;
+        let s = self.sessions.lock().get(sid).cloned()?;
         let deadline = s.pong_deadline.load(Ordering::Acquire);
         if deadline != 0 && self.now_ms() >= deadline {
             self.close_session(&s, DisconnectReason::PingTimeout);
@@ -314,7 +413,8 @@ impl Inner {
         self: &Arc<Self>,
         transport: Transport,
         hs: Handshake,
-    ) -> Arc<Session> {
+    ) -> Result<Arc<Session>, Refused> {
+        self.admit_ip(hs.remote.map(|a| a.ip()))?;
         self.start_heartbeat();
         let sid = new_id();
         let sess = Arc::new(Session::new(
@@ -323,19 +423,19 @@ impl Inner {
             hs,
             self.now_ms(),
             self.config.ping_interval.as_millis() as u64,
+            Budget {
+                packets: self.config.max_buffer,
+                bytes: self.config.max_buffer_bytes,
+            },
         ));
         sess.push(
             &[open_frame(self, &sid, transport)],
             crate::engine::session::Class::Control,
-            usize::MAX,
         );
-        self.sessions
-            .lock()
-            .expect("sessions lock")
-            .insert(sid, sess.clone());
+        self.sessions.lock().insert(sid, sess.clone());
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
         self.stats.connections_total.fetch_add(1, Ordering::Relaxed);
-        sess
+        Ok(sess)
     }
 
     /// Close a session and every socket on it (idempotent).
@@ -343,18 +443,20 @@ impl Inner {
         if !sess.mark_closed() {
             return;
         }
-        self.sessions
-            .lock()
-            .expect("sessions lock")
-            .remove(&sess.sid);
+        self.sessions.lock().remove(&sess.sid);
         self.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        if !sess.connected_once.swap(true, Ordering::AcqRel) {
+            self.release_ip(sess, false);
+        }
+        self.release_ip(sess, true);
+        *sess.partial.lock() = None;
         if reason == DisconnectReason::SlowConsumer {
             self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(sid = %sess.sid, "slow consumer disconnected: outbound queue full");
         } else {
             tracing::debug!(sid = %sess.sid, %reason, "session closed");
         }
-        let sockets: Vec<Socket> = std::mem::take(&mut *sess.sockets.lock().expect("sockets lock"));
+        let sockets: Vec<Socket> = std::mem::take(&mut *sess.sockets.lock());
         for s in sockets {
             s.close(reason);
         }
@@ -388,13 +490,8 @@ impl Inner {
         let now = self.now_ms();
         let timeout = self.config.ping_timeout.as_millis() as u64;
         let connect_timeout = self.config.connect_timeout.as_millis() as u64;
-        let all: Vec<Arc<Session>> = self
-            .sessions
-            .lock()
-            .expect("sessions lock")
-            .values()
-            .cloned()
-            .collect();
+        let attachment_timeout = self.config.attachment_timeout.as_millis() as u64;
+        let all: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
         for s in all {
             let deadline = s.pong_deadline.load(Ordering::Acquire);
             if deadline != 0 && now >= deadline {
@@ -405,8 +502,17 @@ impl Inner {
                 && now.saturating_sub(s.created_ms) >= connect_timeout
                 && !s.connected_once.load(Ordering::Acquire)
             {
-                push_control(self, &s, b"1");
+                push_control(&s, b"1");
                 self.close_session(&s, DisconnectReason::ConnectTimeout);
+                continue;
+            }
+            let partial = s.partial_since.load(Ordering::Acquire);
+            if partial != 0 && now.saturating_sub(partial) >= attachment_timeout {
+                self.stats
+                    .attachment_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(sid = %s.sid, "binary attachments did not arrive in time");
+                self.close_session(&s, DisconnectReason::ParseError);
                 continue;
             }
             let due = s.next_ping.load(Ordering::Acquire);
@@ -415,7 +521,7 @@ impl Inner {
                 // (but leaves a late ping at least half the timeout).
                 s.pong_deadline
                     .store((due + timeout).max(now + timeout / 2), Ordering::Release);
-                push_control(self, &s, b"2");
+                push_control(&s, b"2");
             }
         }
     }
@@ -432,10 +538,7 @@ impl Inner {
             Some(b'4') => {
                 self.stats.packets_in.fetch_add(1, Ordering::Relaxed);
                 if let Some(h) = &self.engine_handler {
-                    let es = EngineSocket {
-                        srv: self.clone(),
-                        sess: sess.clone(),
-                    };
+                    let es = EngineSocket { sess: sess.clone() };
                     h(&es, EngineMessage::Text(text[1..].to_owned()));
                     return true;
                 }
@@ -455,7 +558,7 @@ impl Inner {
             Some(b'1') => {
                 if transport == Transport::Polling {
                     // A pending GET ends with a noop, as the reference does.
-                    push_control(self, sess, b"6");
+                    push_control(sess, b"6");
                 }
                 self.close_session(sess, DisconnectReason::TransportClose);
                 true
@@ -469,19 +572,23 @@ impl Inner {
     /// A binary Engine.IO message: an attachment of the pending binary packet.
     pub(crate) fn on_binary(self: &Arc<Self>, sess: &Arc<Session>, data: Bytes) -> bool {
         if let Some(h) = &self.engine_handler {
-            let es = EngineSocket {
-                srv: self.clone(),
-                sess: sess.clone(),
-            };
+            let es = EngineSocket { sess: sess.clone() };
             h(&es, EngineMessage::Binary(data));
             return true;
         }
         let done = {
-            let mut p = sess.partial.lock().expect("partial lock");
+            let mut p = sess.partial.lock();
             let Some(pb) = p.as_mut() else { return false };
+            // The packet and all its attachments together are one message: `max_payload`.
+            pb.bytes += data.len();
+            if pb.bytes > self.config.max_payload {
+                *p = None;
+                return false;
+            }
             pb.bins.push(data);
             pb.remaining -= 1;
             if pb.remaining == 0 {
+                sess.partial_since.store(0, Ordering::Release);
                 p.take()
             } else {
                 None
@@ -502,15 +609,18 @@ impl Inner {
             }
         };
         if p.attachments > 0 {
-            let mut partial = sess.partial.lock().expect("partial lock");
+            let mut partial = sess.partial.lock();
             if partial.is_some() {
                 return false;
             }
             *partial = Some(PartialBinary {
                 text: text.to_owned(),
                 remaining: p.attachments,
-                bins: Vec::new(),
+                bins: Vec::with_capacity(p.attachments.min(8)),
+                bytes: text.len(),
             });
+            sess.partial_since
+                .store(self.now_ms().max(1), Ordering::Release);
             return true;
         }
         self.on_complete_packet(sess, text, Vec::new())
@@ -529,12 +639,13 @@ impl Inner {
                         id: None,
                         attachments: 0,
                     };
-                    push_control(self, sess, &enc.raw("{\"message\":\"Invalid namespace\"}"));
+                    push_control(sess, &enc.raw("{\"message\":\"Invalid namespace\"}"));
                     return true;
                 };
                 if sess.socket(p.ns).is_some() {
                     return true; // already connected there: ignore the duplicate
                 }
+                self.note_connected(sess);
                 let auth = if p.data.is_empty() {
                     serde_json::Value::Object(Default::default())
                 } else {

@@ -3,12 +3,15 @@
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt as _;
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -17,6 +20,13 @@ use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Names
 use crate::packet::{split_args, Encoder, PacketKind};
 use crate::recovery::Restored;
 use crate::DisconnectReason;
+
+/// `std::panic::catch_unwind` for handler calls: handlers are user code; nothing they
+/// observe is left half-updated by the engine when they unwind (every engine lock is a
+/// non-poisoning `parking_lot` lock taken and released inside engine code).
+fn catch_unwind<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    std::panic::catch_unwind(AssertUnwindSafe(f))
+}
 
 /// Why an emit to one socket failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -258,11 +268,11 @@ impl Socket {
 
     /// Store a value on the socket (one per type). Kept across recovery.
     pub fn insert<T: Clone + Send + Sync + 'static>(&self, v: T) {
-        self.0.data.lock().expect("data lock").insert(v);
+        self.0.data.lock().insert(v);
     }
     /// A copy of the value of type `T`, if stored.
     pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        self.0.data.lock().expect("data lock").get::<T>().cloned()
+        self.0.data.lock().get::<T>().cloned()
     }
 
     /// Join `room` (idempotent). `false` if the socket is no longer connected.
@@ -275,13 +285,7 @@ impl Socket {
     }
     /// The rooms this socket is in (its own id room included).
     pub fn rooms(&self) -> Vec<String> {
-        self.0
-            .rooms
-            .lock()
-            .expect("rooms lock")
-            .iter()
-            .map(|r| r.to_string())
-            .collect()
+        self.0.rooms.lock().iter().map(|r| r.to_string()).collect()
     }
     /// Emit to `room`, excluding this socket (like socket.io's `socket.to(room)`).
     pub fn to(&self, room: impl AsRef<str>) -> BroadcastOperator {
@@ -292,7 +296,7 @@ impl Socket {
 
     fn push(&self, frames: &[Frame], class: Class) -> Result<(), SendError> {
         let shared = &self.0.ns.shared;
-        match self.0.session.push(frames, class, shared.config.max_buffer) {
+        match self.0.session.push(frames, class) {
             Pushed::Queued => {
                 shared.stats.emits.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -345,10 +349,10 @@ impl Socket {
         let args = serde_json::to_string(data).map_err(|_| SendError::Serialize)?;
         let id = self.0.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.0.acks.lock().expect("acks lock").insert(id, tx);
+        self.0.acks.lock().insert(id, tx);
         let frames = encode_event_id(&self.0.ns.name, event, &args, &[], None, Some(id));
         if let Err(e) = self.push(&frames, Class::Reliable) {
-            self.0.acks.lock().expect("acks lock").remove(&id);
+            self.0.acks.lock().remove(&id);
             return Err(e.into());
         }
         let timeout = timeout.unwrap_or(self.0.ns.shared.config.ack_timeout);
@@ -356,7 +360,7 @@ impl Socket {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(_)) => Err(AckError::Closed),
             Err(_) => {
-                self.0.acks.lock().expect("acks lock").remove(&id);
+                self.0.acks.lock().remove(&id);
                 Err(AckError::Timeout)
             }
         }
@@ -380,28 +384,27 @@ impl Socket {
             .session
             .sockets
             .lock()
-            .expect("sockets lock")
             .retain(|s| !Arc::ptr_eq(&s.0, &self.0));
         if !self.0.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        let persist = reason.is_recoverable() && self.0.pid.is_some();
-        self.0.ns.remove(self, persist);
-        self.0
-            .ns
-            .shared
-            .stats
-            .sockets
-            .fetch_sub(1, Ordering::Relaxed);
-        if let Some(h) = &self.0.ns.handlers.disconnect {
-            h(self, reason);
+        let ns = &self.0.ns;
+        let rooms = ns.remove(self);
+        ns.shared.stats.sockets.fetch_sub(1, Ordering::Relaxed);
+        // The handler runs with the socket's data still on it; only then is the data moved
+        // into the recovery store.
+        if let Some(h) = &ns.handlers.disconnect {
+            self.guard("disconnect", || h(self, reason));
         }
-        self.0.acks.lock().expect("acks lock").clear();
-        self.0.inbox.lock().expect("inbox lock").queue.clear();
+        if let (true, Some(rooms)) = (reason.is_recoverable(), rooms) {
+            ns.persist(self, rooms);
+        }
+        self.0.acks.lock().clear();
+        self.0.inbox.lock().queue.clear();
     }
 
     pub(crate) fn resolve_ack(&self, id: u64, args: String, bins: Vec<Bytes>) {
-        if let Some(tx) = self.0.acks.lock().expect("acks lock").remove(&id) {
+        if let Some(tx) = self.0.acks.lock().remove(&id) {
             let _ = tx.send(AckReply { args, bins });
         }
     }
@@ -451,17 +454,18 @@ impl Socket {
             connected: AtomicBool::new(false),
             recovered: restored.is_some(),
         }));
-        session.connected_once.store(true, Ordering::Release);
-        session
-            .sockets
-            .lock()
-            .expect("sockets lock")
-            .push(socket.clone());
+        session.sockets.lock().push(socket.clone());
         match ns.handlers.connect.clone() {
             Some(hook) => {
                 let s = socket.clone();
                 tokio::spawn(async move {
-                    let res = hook(s.clone(), auth).await;
+                    let res = AssertUnwindSafe(hook(s.clone(), auth))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|p| {
+                            s.panicked("connect", &*p);
+                            Err(ConnectError::new("internal server error"))
+                        });
                     if s.finish_connect(res, restored) {
                         s.drain(None).await;
                     }
@@ -469,7 +473,7 @@ impl Socket {
             }
             None => {
                 if socket.finish_connect(Ok(()), restored) {
-                    socket.0.inbox.lock().expect("inbox lock").running = false;
+                    socket.0.inbox.lock().running = false;
                 }
             }
         }
@@ -480,7 +484,8 @@ impl Socket {
         let ns = &self.0.ns;
         let shared = &ns.shared;
         if self.0.session.is_closed() {
-            self.close(DisconnectReason::TransportClose);
+            // Never connected: nothing to undo but the session's list.
+            self.forget();
             return false;
         }
         match res {
@@ -496,24 +501,25 @@ impl Socket {
                     id: None,
                     attachments: 0,
                 };
-                let _ = self.0.session.push(
-                    &[Frame::text(&enc.raw(&body.to_string()))],
-                    Class::Control,
-                    usize::MAX,
-                );
-                self.0
+                let _ = self
+                    .0
                     .session
-                    .sockets
-                    .lock()
-                    .expect("sockets lock")
-                    .retain(|s| !Arc::ptr_eq(&s.0, &self.0));
+                    .push(&[Frame::text(&enc.raw(&body.to_string()))], Class::Control);
+                self.forget();
                 false
             }
             Ok(()) => {
                 shared.stats.sockets.fetch_add(1, Ordering::Relaxed);
                 ns.add(self, restored);
+                // The session may have closed while the hook ran or just now; its close
+                // either saw this socket connected (and removed it) or did not, and then
+                // this check sees the close: either way it is removed exactly once.
+                if self.0.session.is_closed() {
+                    self.close(DisconnectReason::TransportClose);
+                    return false;
+                }
                 if let Some(h) = &ns.handlers.connection {
-                    h(self);
+                    self.guard("connection", || h(self));
                 }
                 true
             }
@@ -538,7 +544,7 @@ impl Socket {
             return;
         };
         {
-            let mut inbox = self.0.inbox.lock().expect("inbox lock");
+            let mut inbox = self.0.inbox.lock();
             if inbox.running {
                 if inbox.queue.len() >= ns.shared.config.max_queued_events {
                     drop(inbox);
@@ -556,23 +562,57 @@ impl Socket {
             }
         }
         match handler {
-            Handler::Sync(f) => f(self, ev),
+            Handler::Sync(f) => self.guard("event", || f(self, ev)),
             Handler::Async(f) => {
-                let fut = f(self.clone(), ev);
                 let s = self.clone();
-                tokio::spawn(async move { s.drain(Some(fut)).await });
+                let fut = catch_unwind(|| f(s.clone(), ev));
+                tokio::spawn(async move { s.drain(fut.ok()).await });
             }
         }
+    }
+
+    /// Drop this socket from its session's list (a socket that never connected).
+    fn forget(&self) {
+        self.0
+            .session
+            .sockets
+            .lock()
+            .retain(|s| !Arc::ptr_eq(&s.0, &self.0));
+    }
+
+    /// Run a handler; a panic is caught, logged and counted instead of unwinding through
+    /// the connection's task (which would leave its session open forever).
+    fn guard(&self, what: &'static str, f: impl FnOnce()) {
+        if let Err(p) = catch_unwind(f) {
+            self.panicked(what, &*p);
+        }
+    }
+
+    fn panicked(&self, what: &'static str, payload: &(dyn std::any::Any + Send)) {
+        self.0
+            .ns
+            .shared
+            .stats
+            .handler_panics
+            .fetch_add(1, Ordering::Relaxed);
+        let msg = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(non-string panic)");
+        tracing::error!(socket = %self.0.id, handler = what, panic = msg, "handler panicked (caught)");
     }
 
     /// Run queued events in order until the queue is empty.
     async fn drain(self, first: Option<BoxFuture<'static, ()>>) {
         if let Some(f) = first {
-            f.await;
+            if let Err(p) = AssertUnwindSafe(f).catch_unwind().await {
+                self.panicked("event", &*p);
+            }
         }
         loop {
             let job = {
-                let mut inbox = self.0.inbox.lock().expect("inbox lock");
+                let mut inbox = self.0.inbox.lock();
                 match inbox.queue.pop_front() {
                     Some(j) => j,
                     None => {
@@ -590,8 +630,17 @@ impl Socket {
                 .or(ns.handlers.any.as_ref())
                 .cloned();
             match handler {
-                Some(Handler::Sync(f)) => f(&self, ev),
-                Some(Handler::Async(f)) => f(self.clone(), ev).await,
+                Some(Handler::Sync(f)) => self.guard("event", || f(&self, ev)),
+                Some(Handler::Async(f)) => {
+                    let fut = catch_unwind(|| f(self.clone(), ev));
+                    let res = match fut {
+                        Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+                        Err(p) => Err(p),
+                    };
+                    if let Err(p) = res {
+                        self.panicked("event", &*p);
+                    }
+                }
                 None => {}
             }
         }

@@ -27,6 +27,10 @@ const IOV_BATCH: usize = 256;
 const SCRATCH_BYTES: usize = 64 * 1024;
 /// Reads handled per wake-up before yielding, so one busy client cannot starve others.
 const READS_PER_POLL: usize = 16;
+/// Control frames of this connection waiting to be written before it reads again. A client
+/// that pings (or probes) and never reads stops being read instead of growing the queue:
+/// TCP flow control then pushes back on it alone.
+const LOCAL_MAX: usize = 8;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SCRATCH_BYTES));
@@ -39,6 +43,9 @@ struct Conn<S> {
     /// Frames that bypass the session queue: probe replies, WebSocket pongs, the close frame.
     local: VecDeque<Bytes>,
     local_off: usize,
+    /// The back of `local` is a pong not yet started: a newer ping replaces it (RFC 6455
+    /// §5.5.3 allows answering only the most recent ping).
+    pong_queued: bool,
     /// The tail of an incomplete frame.
     pending: Vec<u8>,
     /// A fragmented message being reassembled: (opcode, bytes).
@@ -64,6 +71,7 @@ pub(crate) async fn run<S>(
         sess,
         local: VecDeque::new(),
         local_off: 0,
+        pong_queued: false,
         // Copy, so no reference into hyper's read buffer outlives the handshake.
         pending: Vec::from(&leftover[..]),
         frag: None,
@@ -110,6 +118,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    fn push_local(&mut self, f: Bytes) {
+        self.local.push_back(f);
+        self.pong_queued = false;
+    }
+
     /// Queue a close frame and stop reading.
     fn fail(&mut self, reason: DisconnectReason) {
         if self.closing.is_none() {
@@ -118,8 +131,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 DisconnectReason::MessageTooLarge => 1009,
                 _ => 1000,
             };
-            self.local
-                .push_back(ws::frame(ws::OP_CLOSE, &code.to_be_bytes()));
+            self.push_local(ws::frame(ws::OP_CLOSE, &code.to_be_bytes()));
             self.closing = Some(reason);
         }
     }
@@ -133,6 +145,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 match Pin::new(&mut self.io).poll_write(cx, &front[self.local_off..]) {
                     Poll::Ready(Ok(n)) => {
                         self.local_off += n;
+                        if self.local.len() == 1 {
+                            self.pong_queued = false; // started: no longer replaceable
+                        }
                         if self.local_off == front.len() {
                             self.local.pop_front();
                             self.local_off = 0;
@@ -149,13 +164,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if self.probing {
                 return Poll::Pending;
             }
-            let mut o = self.sess.out.lock().expect("outbox lock");
+            let mut o = self.sess.out.lock();
             if o.queue.is_empty() {
                 if o.closed {
                     drop(o);
                     // Closed by the server (slow consumer, shutdown, ...): say goodbye, best effort.
-                    self.local
-                        .push_back(ws::frame(ws::OP_CLOSE, &1000u16.to_be_bytes()));
+                    self.push_local(ws::frame(ws::OP_CLOSE, &1000u16.to_be_bytes()));
                     self.closing = Some(DisconnectReason::ServerShutdown);
                     continue;
                 }
@@ -168,6 +182,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if o.closed {
                 // Nothing more will be delivered on a closed session: stop now.
                 o.queue.clear();
+                o.bytes = 0;
                 continue;
             }
             let mut iov = [IoSlice::new(&[]); IOV_BATCH];
@@ -188,7 +203,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         if n >= left {
                             n -= left;
                             o.head_off = 0;
-                            o.queue.pop_front();
+                            if let Some(f) = o.queue.pop_front() {
+                                o.bytes -= f.bytes.len();
+                            }
                         } else {
                             o.head_off += n;
                             n = 0;
@@ -205,6 +222,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, DisconnectReason>> {
         if let Some(reason) = self.closing {
             return Poll::Ready(Err(reason));
+        }
+        if self.local.len() >= LOCAL_MAX {
+            // The writes are blocked (poll_flush registered the waker): stop reading.
+            return Poll::Pending;
         }
         let mut handled = false;
         for _ in 0..READS_PER_POLL {
@@ -326,7 +347,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     }
                 }
                 ws::OP_CLOSE => return Err(DisconnectReason::TransportClose),
-                ws::OP_PING => self.local.push_back(ws::frame(ws::OP_PONG, payload)),
+                ws::OP_PING => {
+                    let pong = ws::frame(ws::OP_PONG, payload);
+                    let replace = self.pong_queued && (self.local.len() > 1 || self.local_off == 0);
+                    match self.local.back_mut() {
+                        Some(last) if replace => *last = pong,
+                        _ => {
+                            self.local.push_back(pong);
+                            self.pong_queued = true;
+                        }
+                    }
+                }
                 ws::OP_PONG => {}
                 _ => return Err(DisconnectReason::ParseError),
             }
@@ -358,7 +389,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if self.probing {
             match text {
                 "2probe" => {
-                    self.local.push_back(ws::frame(ws::OP_TEXT, b"3probe"));
+                    self.push_local(ws::frame(ws::OP_TEXT, b"3probe"));
                     self.sess.wake(); // a pending GET answers with a noop now
                 }
                 "5" => {

@@ -23,6 +23,7 @@ enum EioError {
     SessionUnknown = 1,
     BadHandshakeMethod = 2,
     BadRequest = 3,
+    Forbidden = 4,
     UnsupportedVersion = 5,
 }
 
@@ -33,6 +34,7 @@ impl EioError {
             EioError::SessionUnknown => "Session ID unknown",
             EioError::BadHandshakeMethod => "Bad handshake method",
             EioError::BadRequest => "Bad request",
+            EioError::Forbidden => "Forbidden",
             EioError::UnsupportedVersion => "Unsupported protocol version",
         }
     }
@@ -87,13 +89,14 @@ fn with_cors(srv: &Inner, origin: Option<&HeaderValue>, mut r: Resp) -> Resp {
 }
 
 fn error(code: EioError) -> Resp {
-    let body = format!(
-        "{{\"code\":{},\"message\":\"{}\"}}",
-        code as u8,
-        code.message()
-    );
+    refuse(StatusCode::BAD_REQUEST, code, code.message())
+}
+
+/// An Engine.IO error body with its own status and message (`message`: no quotes).
+fn refuse(status: StatusCode, code: EioError, message: &str) -> Resp {
+    let body = format!("{{\"code\":{},\"message\":\"{}\"}}", code as u8, message);
     Response::builder()
-        .status(StatusCode::BAD_REQUEST)
+        .status(status)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))
         .expect("static response")
@@ -185,7 +188,11 @@ async fn route<B>(srv: &Arc<Inner>, req: &mut Request<B>) -> Routed {
             if req.method() != Method::GET {
                 return Done(error(EioError::BadHandshakeMethod));
             }
-            let sess = srv.open_session(Transport::Polling, handshake(req, query));
+            let sess =
+                match handshake(srv, req, query).and_then(|hs| open(srv, Transport::Polling, hs)) {
+                    Ok(s) => s,
+                    Err(r) => return Done(r.response()),
+                };
             Done(get(srv, &sess).await)
         }
         (Transport::Polling, Some(sess)) => {
@@ -214,7 +221,38 @@ async fn route<B>(srv: &Arc<Inner>, req: &mut Request<B>) -> Routed {
     }
 }
 
-fn handshake<B>(req: &Request<B>, query: String) -> Handshake {
+/// A handshake refused before a session exists: status, Engine.IO code, message.
+struct Refusal(StatusCode, EioError, &'static str);
+
+impl Refusal {
+    fn response(self) -> Resp {
+        refuse(self.0, self.1, self.2)
+    }
+}
+
+/// Open a session, or say why not.
+fn open(srv: &Arc<Inner>, transport: Transport, hs: Handshake) -> Result<Arc<Session>, Refusal> {
+    srv.open_session(transport, hs)
+        .map_err(|why| Refusal(StatusCode::FORBIDDEN, EioError::Forbidden, why.message()))
+}
+
+/// What the connect hook will see of the request. Refused (431) when its headers are over
+/// `max_handshake_header_bytes`: every session keeps a copy until it closes.
+fn handshake<B>(srv: &Inner, req: &Request<B>, query: String) -> Result<Handshake, Refusal> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum::<usize>()
+        + query.len();
+    if size > srv.config.max_handshake_header_bytes {
+        srv.stats.headers_too_large.fetch_add(1, Ordering::Relaxed);
+        return Err(Refusal(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            EioError::BadRequest,
+            "request headers too large",
+        ));
+    }
     // Copy the values: hyper's header values are slices of the connection's read buffer,
     // and keeping them would keep that whole buffer (8+ KiB) alive per session.
     let mut headers = http::HeaderMap::with_capacity(req.headers().len());
@@ -223,11 +261,11 @@ fn handshake<B>(req: &Request<B>, query: String) -> Handshake {
             headers.append(k.clone(), v);
         }
     }
-    Handshake {
+    Ok(Handshake {
         headers,
         query,
         remote: req.extensions().get::<RemoteAddr>().map(|r| r.0),
-    }
+    })
 }
 
 /// The long-poll: answer with everything queued, waiting until something is.
@@ -238,7 +276,7 @@ async fn get(srv: &Arc<Inner>, sess: &Arc<Session>) -> Resp {
         return error(EioError::BadRequest);
     }
     let body = poll_fn(|cx| {
-        let mut o = sess.out.lock().expect("outbox lock");
+        let mut o = sess.out.lock();
         if !o.closed
             && (sess.transport() == Transport::Websocket || sess.upgrading.load(Ordering::Acquire))
         {
@@ -247,6 +285,7 @@ async fn get(srv: &Arc<Inner>, sess: &Arc<Session>) -> Resp {
         }
         if !o.queue.is_empty() {
             let mut body = BytesMut::new();
+            o.bytes = 0;
             for (i, f) in o.queue.drain(..).enumerate() {
                 if i > 0 {
                     body.extend_from_slice(b"\x1e");
@@ -305,20 +344,14 @@ where
     srv.stats
         .bytes_in
         .fetch_add(data.len() as u64, Ordering::Relaxed);
-    for part in data.split(|&b| b == 0x1e) {
-        if sess.is_closed() {
-            break;
-        }
-        let ok = if let Some(b64) = part.strip_prefix(b"b") {
-            match base64::engine::general_purpose::STANDARD.decode(b64) {
-                Ok(bin) => srv.on_binary(sess, Bytes::from(bin)),
-                Err(_) => false,
-            }
-        } else {
-            match std::str::from_utf8(part) {
-                Ok(s) => srv.on_text(sess, s, Transport::Polling),
-                Err(_) => false,
-            }
+    let mut parts = decode_payload(&data);
+    // Checked before each part is decoded, so nothing is decoded after a close.
+    while !sess.is_closed() {
+        let Some(part) = parts.next() else { break };
+        let ok = match part {
+            Ok(PayloadPart::Binary(bin)) => srv.on_binary(sess, Bytes::from(bin)),
+            Ok(PayloadPart::Text(s)) => srv.on_text(sess, s, Transport::Polling),
+            Err(()) => false,
         };
         if !ok {
             srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
@@ -327,6 +360,34 @@ where
         }
     }
     text(StatusCode::OK, Bytes::from_static(b"ok"))
+}
+
+/// One packet of a polling POST body.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PayloadPart<'a> {
+    /// A text packet (UTF-8).
+    Text(&'a str),
+    /// A binary packet: `b` + base64, decoded.
+    Binary(Vec<u8>),
+}
+
+/// Decode a polling POST body: packets separated by `\x1e`, binary ones as `b` + base64.
+/// Lazy, one part per `next`; `Err` for a part that is not valid base64 or UTF-8.
+pub(crate) fn decode_payload(
+    data: &[u8],
+) -> impl Iterator<Item = Result<PayloadPart<'_>, ()>> + '_ {
+    data.split(|&b| b == 0x1e).map(|part| {
+        if let Some(b64) = part.strip_prefix(b"b") {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map(PayloadPart::Binary)
+                .map_err(|_| ())
+        } else {
+            std::str::from_utf8(part)
+                .map(PayloadPart::Text)
+                .map_err(|_| ())
+        }
+    })
 }
 
 /// Answer a WebSocket upgrade request and start the connection once hyper hands it over.
@@ -350,14 +411,15 @@ fn upgrade<B>(
         }
         return error(EioError::BadRequest);
     };
-    let on_upgrade = hyper::upgrade::on(&mut *req);
     let (session, probing) = match session {
         Some(s) => (s, true),
-        None => (
-            srv.open_session(Transport::Websocket, handshake(req, query)),
-            false,
-        ),
+        None => match handshake(srv, req, query).and_then(|hs| open(srv, Transport::Websocket, hs))
+        {
+            Ok(s) => (s, false),
+            Err(r) => return r.response(),
+        },
     };
+    let on_upgrade = hyper::upgrade::on(&mut *req);
     if probing {
         // Release a pending GET so the client can pause polling.
         session.wake();
@@ -444,12 +506,8 @@ pub(crate) fn open_frame(srv: &Inner, sid: &str, transport: Transport) -> Frame 
 }
 
 /// Queue a control packet (used by the heartbeat and the close path).
-pub(crate) fn push_control(srv: &Inner, sess: &Session, payload: &[u8]) {
-    sess.push(
-        &[Frame::text(payload)],
-        Class::Control,
-        srv.config.max_buffer,
-    );
+pub(crate) fn push_control(sess: &Session, payload: &[u8]) {
+    sess.push(&[Frame::text(payload)], Class::Control);
 }
 
 #[cfg(test)]

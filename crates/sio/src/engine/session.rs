@@ -3,10 +3,11 @@
 
 use bytes::Bytes;
 use http::HeaderMap;
+use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Waker;
 
 use super::ws;
@@ -69,10 +70,19 @@ pub(crate) enum Pushed {
     Closed,
 }
 
+/// How much one session may have queued before it counts as a slow consumer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    pub(crate) packets: usize,
+    pub(crate) bytes: usize,
+}
+
 /// The outbound queue. Guarded by `Session::out`.
 #[derive(Default)]
 pub(crate) struct Outbox {
     pub(crate) queue: VecDeque<Frame>,
+    /// Bytes of the frames in `queue` (whole frames, including a partly written front).
+    pub(crate) bytes: usize,
     /// Bytes of the front frame already written (WebSocket partial writes).
     pub(crate) head_off: usize,
     /// The active transport's writer, parked on an empty queue.
@@ -111,6 +121,8 @@ pub(crate) struct PartialBinary {
     pub(crate) text: String,
     pub(crate) remaining: usize,
     pub(crate) bins: Vec<Bytes>,
+    /// Bytes held (text + attachments so far); bounded by `max_payload`.
+    pub(crate) bytes: usize,
 }
 
 pub(crate) struct Session {
@@ -130,7 +142,11 @@ pub(crate) struct Session {
     pub(crate) connected_once: AtomicBool,
     pub(crate) sockets: Mutex<Vec<Socket>>,
     pub(crate) partial: Mutex<Option<PartialBinary>>,
+    /// When the pending binary packet started (ms since the server's epoch; 0: none), so
+    /// the heartbeat can end one whose attachments never come without taking a lock.
+    pub(crate) partial_since: AtomicU64,
     pub(crate) handshake: Arc<Handshake>,
+    budget: Budget,
 }
 
 impl Session {
@@ -140,6 +156,7 @@ impl Session {
         handshake: Handshake,
         now_ms: u64,
         ping_ms: u64,
+        budget: Budget,
     ) -> Self {
         Self {
             sid,
@@ -154,7 +171,9 @@ impl Session {
             connected_once: AtomicBool::new(false),
             sockets: Mutex::new(Vec::new()),
             partial: Mutex::new(None),
+            partial_since: AtomicU64::new(0),
             handshake: Arc::new(handshake),
+            budget,
         }
     }
 
@@ -175,24 +194,32 @@ impl Session {
     }
 
     pub(crate) fn wake(&self) {
-        let w = self.out.lock().expect("outbox lock").waker.take();
+        let w = self.out.lock().waker.take();
         if let Some(w) = w {
             w.wake();
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.out.lock().expect("outbox lock").closed
+        self.out.lock().closed
     }
 
     /// Queue frames that belong together (a packet and its attachments) under one lock.
-    pub(crate) fn push(&self, frames: &[Frame], class: Class, max: usize) -> Pushed {
+    /// Control frames always fit; others must fit the budget in packets and in bytes.
+    pub(crate) fn push(&self, frames: &[Frame], class: Class) -> Pushed {
+        let size: usize = match frames {
+            [one] => one.bytes.len(),
+            many => many.iter().map(|f| f.bytes.len()).sum(),
+        };
         let waker = {
-            let mut o = self.out.lock().expect("outbox lock");
+            let mut o = self.out.lock();
             if o.closed {
                 return Pushed::Closed;
             }
-            if class != Class::Control && o.queue.len() + frames.len() > max {
+            if class != Class::Control
+                && (o.queue.len() + frames.len() > self.budget.packets
+                    || o.bytes + size > self.budget.bytes)
+            {
                 return if class == Class::Volatile {
                     Pushed::Dropped
                 } else {
@@ -203,6 +230,7 @@ impl Session {
                 [one] => o.queue.push_back(one.clone()),
                 many => o.queue.extend(many.iter().cloned()),
             }
+            o.bytes += size;
             o.waker.take()
         };
         if let Some(w) = waker {
@@ -214,7 +242,7 @@ impl Session {
     /// Mark closed (idempotent); returns whether this call closed it.
     pub(crate) fn mark_closed(&self) -> bool {
         let (first, waker) = {
-            let mut o = self.out.lock().expect("outbox lock");
+            let mut o = self.out.lock();
             let first = !o.closed;
             o.closed = true;
             (first, o.waker.take())
@@ -228,7 +256,6 @@ impl Session {
     pub(crate) fn socket(&self, ns: &str) -> Option<Socket> {
         self.sockets
             .lock()
-            .expect("sockets lock")
             .iter()
             .find(|s| s.ns_name() == ns)
             .cloned()

@@ -117,6 +117,16 @@ pub(crate) fn parse(
         ),
         n => (n as u64, 2),
     };
+    // RFC 6455 §5.5: control frames carry at most 125 bytes and are never fragmented.
+    // Enforced before anything is buffered, so a ping can cost at most 131 bytes.
+    if opcode & 0x8 != 0 {
+        if !fin {
+            return Err(FrameError::Protocol("fragmented control frame"));
+        }
+        if len > 125 {
+            return Err(FrameError::Protocol("control frame over 125 bytes"));
+        }
+    }
     if len > max_payload as u64 {
         return Err(FrameError::TooLarge);
     }
@@ -181,6 +191,25 @@ mod tests {
     fn rejects_unmasked() {
         let mut f = frame(OP_TEXT, b"hi").to_vec();
         assert!(matches!(parse(&mut f, 100), Err(FrameError::Protocol(_))));
+    }
+
+    #[test]
+    fn control_frames_are_small_and_whole() {
+        let mut ok = masked(OP_PING, &[7; 125]);
+        assert!(parse(&mut ok, 1000).unwrap().is_some());
+        let mut big = masked(OP_PING, &[7; 126]);
+        assert_eq!(
+            parse(&mut big, 1000).unwrap_err(),
+            FrameError::Protocol("control frame over 125 bytes")
+        );
+        // The length check needs only the header: a 1 MB ping is refused before its body.
+        assert!(parse(&mut big[..4], 1000).is_err());
+        let mut frag = masked(OP_PING, b"x");
+        frag[0] &= 0x7F; // FIN cleared
+        assert_eq!(
+            parse(&mut frag, 1000).unwrap_err(),
+            FrameError::Protocol("fragmented control frame")
+        );
     }
 
     #[test]

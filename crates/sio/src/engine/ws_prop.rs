@@ -141,6 +141,11 @@ proptest! {
         buf.extend_from_slice(&trailing);
         let r = parse(&mut buf, len);
         check_result(buf.len(), len, &r)?;
+        if opcode & 0x8 != 0 && (!fin || len > 125) {
+            // RFC 6455 §5.5: a fragmented or oversized control frame is a protocol error.
+            prop_assert!(matches!(r, Err(FrameError::Protocol(_))), "{:?}", r);
+            return Ok(());
+        }
         let Ok(Some((f, used))) = r else {
             return Err(TestCaseError::fail(format!("{r:?} for a complete frame")));
         };
