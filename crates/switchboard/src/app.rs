@@ -1,14 +1,12 @@
 //! Wiring: config → engine + gateway + API router; run until shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 
 use crate::config::Config;
 use crate::rules::Rules;
@@ -34,8 +32,8 @@ pub struct Counters {
     pub rate_limited: AtomicU64,
     /// Sockets disconnected for a sustained rate over the limit.
     pub rate_limit_disconnects: AtomicU64,
-    /// Connections refused by the per-IP cap.
-    pub ip_limited: AtomicU64,
+    /// `clientInfo` reports refused for their size.
+    pub client_info_refused: AtomicU64,
     /// Joins refused by the rooms-per-socket cap.
     pub room_limited: AtomicU64,
     /// Payloads refused for nesting deeper than `max_json_depth`.
@@ -77,8 +75,6 @@ pub struct Shared {
     pub verifier: crate::identity::Verifier,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
-    /// Open sockets per client IP.
-    pub per_ip: crate::gateway::PerIp,
     /// The backend API keys (replaced on SIGHUP when `api_keys_file` is set).
     pub api_keys: std::sync::RwLock<Vec<crate::config::ApiKey>>,
     /// Recent notable events (denied joins, refused tokens, slow consumers), newest last.
@@ -149,7 +145,6 @@ impl App {
                 verifier,
                 recent: Default::default(),
                 metrics: crate::metrics::Metrics::new(weak.clone()),
-                per_ip: Default::default(),
                 api_keys: std::sync::RwLock::new(api_keys),
             }
         });
@@ -197,24 +192,21 @@ impl App {
         let deadline = Duration::from_secs(self.shared.config.shutdown_timeout_secs);
         let io = self.shared.io.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let serve = axum::serve(
-            listener.tap_io(|tcp| {
-                // Frames are batched by the engine; Nagle would only delay them.
-                let _ = tcp.set_nodelay(true);
-            }),
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing connections");
-            // Socket.IO connections are long-lived: close them so the server can drain.
-            io.close_all();
-            let _ = stop_tx.send(true);
-        });
+        let serve = crate::net::serve(
+            listener,
+            self.router,
+            Duration::from_secs(self.shared.config.header_read_timeout_secs),
+            shutdown,
+            move || {
+                tracing::info!("shutting down: closing connections");
+                // Socket.IO connections are long-lived: close them so the server can drain.
+                io.close_all();
+                let _ = stop_tx.send(true);
+            },
+        );
         let mut stop_rx2 = stop_rx.clone();
         tokio::select! {
-            r = serve => r?,
+            () = serve => {}
             _ = async move {
                 let _ = stop_rx2.wait_for(|s| *s).await;
                 tokio::time::sleep(deadline).await;

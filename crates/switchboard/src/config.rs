@@ -196,6 +196,15 @@ pub struct Config {
     /// Packets queued per connection before it is disconnected as a slow consumer.
     /// Defaults to 4096.
     pub max_buffer: usize,
+    /// Bytes queued per connection before it is disconnected as a slow consumer (volatile
+    /// events are dropped and counted instead); at least 64 KiB. Defaults to 8 MiB.
+    pub max_buffer_bytes: usize,
+    /// Bytes of recent broadcasts kept per namespace for connection state recovery; the
+    /// oldest are trimmed first (counted). Defaults to 64 MiB.
+    pub recovery_max_bytes: usize,
+    /// Disconnected sessions kept for recovery; the oldest is evicted first (counted).
+    /// Defaults to 50 000.
+    pub recovery_max_sessions: usize,
     /// Connection state recovery window, in seconds; 0 disables recovery.
     /// Defaults to 120.
     pub recovery_window_secs: u64,
@@ -219,8 +228,20 @@ pub struct Config {
     pub rate_limit_disconnect_after: u64,
     /// Rooms one socket may be in (its own id room not counted). Defaults to 200.
     pub max_rooms_per_socket: usize,
-    /// Open Engine.IO sessions per client IP; 0 turns the limit off. Defaults to 1000.
+    /// Open Engine.IO sessions per client IP (behind a proxy: the forwarded client, see
+    /// `trusted_proxies`); over it the handshake gets HTTP 403. 0 turns the limit off.
+    /// Defaults to 10 000: high enough for an office behind one NAT address or a load
+    /// test from one machine, low enough that one address cannot take the whole server.
     pub max_connections_per_ip: usize,
+    /// Sessions per client IP that have not sent their Socket.IO CONNECT yet (each holds
+    /// a copy of its handshake until then); 0 turns the limit off. Defaults to 1000.
+    pub max_pending_per_ip: usize,
+    /// Seconds a client has to send a complete HTTP request head. Defaults to 10.
+    pub header_read_timeout_secs: u64,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (CIDRs or
+    /// addresses, e.g. `["127.0.0.1", "10.0.0.0/8"]`). Defaults to none: the TCP peer is
+    /// the client.
+    pub trusted_proxies: Vec<String>,
     /// Deepest JSON nesting accepted in event payloads and API bodies. Defaults to 32.
     pub max_json_depth: usize,
     /// A PEM file with an RSA or EC (P-256) public key: tokens are then verified with
@@ -250,6 +271,9 @@ impl Default for Config {
             ping_timeout_ms: 20_000,
             max_payload: 1_000_000,
             max_buffer: 4096,
+            max_buffer_bytes: 8 << 20,
+            recovery_max_bytes: 64 << 20,
+            recovery_max_sessions: 50_000,
             recovery_window_secs: 120,
             shutdown_timeout_secs: 10,
             http_body_limit: 1_048_576,
@@ -260,7 +284,10 @@ impl Default for Config {
             rate_limit_burst: 100,
             rate_limit_disconnect_after: 200,
             max_rooms_per_socket: 200,
-            max_connections_per_ip: 1000,
+            max_connections_per_ip: 10_000,
+            max_pending_per_ip: 1000,
+            header_read_timeout_secs: 10,
+            trusted_proxies: Vec::new(),
             max_json_depth: 32,
             api_keys_file: None,
             jwt_public_key_file: None,
@@ -287,6 +314,9 @@ impl fmt::Debug for Config {
             ping_timeout_ms,
             max_payload,
             max_buffer,
+            max_buffer_bytes,
+            recovery_max_bytes,
+            recovery_max_sessions,
             recovery_window_secs,
             shutdown_timeout_secs,
             http_body_limit,
@@ -298,6 +328,9 @@ impl fmt::Debug for Config {
             rate_limit_disconnect_after,
             max_rooms_per_socket,
             max_connections_per_ip,
+            max_pending_per_ip,
+            header_read_timeout_secs,
+            trusted_proxies,
             max_json_depth,
             api_keys_file,
             jwt_public_key_file,
@@ -317,6 +350,9 @@ impl fmt::Debug for Config {
             .field("ping_timeout_ms", ping_timeout_ms)
             .field("max_payload", max_payload)
             .field("max_buffer", max_buffer)
+            .field("max_buffer_bytes", max_buffer_bytes)
+            .field("recovery_max_bytes", recovery_max_bytes)
+            .field("recovery_max_sessions", recovery_max_sessions)
             .field("recovery_window_secs", recovery_window_secs)
             .field("shutdown_timeout_secs", shutdown_timeout_secs)
             .field("http_body_limit", http_body_limit)
@@ -328,6 +364,9 @@ impl fmt::Debug for Config {
             .field("rate_limit_disconnect_after", rate_limit_disconnect_after)
             .field("max_rooms_per_socket", max_rooms_per_socket)
             .field("max_connections_per_ip", max_connections_per_ip)
+            .field("max_pending_per_ip", max_pending_per_ip)
+            .field("header_read_timeout_secs", header_read_timeout_secs)
+            .field("trusted_proxies", trusted_proxies)
             .field("max_json_depth", max_json_depth)
             .field("api_keys_file", api_keys_file)
             .field("jwt_public_key_file", jwt_public_key_file)
@@ -411,6 +450,9 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("ping_timeout_ms", Kind::Int),
     ("max_payload", Kind::Int),
     ("max_buffer", Kind::Int),
+    ("max_buffer_bytes", Kind::Int),
+    ("recovery_max_bytes", Kind::Int),
+    ("recovery_max_sessions", Kind::Int),
     ("recovery_window_secs", Kind::Int),
     ("shutdown_timeout_secs", Kind::Int),
     ("http_body_limit", Kind::Int),
@@ -422,6 +464,9 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("rate_limit_disconnect_after", Kind::Int),
     ("max_rooms_per_socket", Kind::Int),
     ("max_connections_per_ip", Kind::Int),
+    ("max_pending_per_ip", Kind::Int),
+    ("header_read_timeout_secs", Kind::Int),
+    ("trusted_proxies", Kind::List),
     ("max_json_depth", Kind::Int),
     ("api_keys_file", Kind::Str),
     ("jwt_public_key_file", Kind::Str),
@@ -685,6 +730,18 @@ impl Config {
             ("dashboard_interval_ms", self.dashboard_interval_ms, 10),
             ("max_payload", self.max_payload as u64, 1024),
             ("max_buffer", self.max_buffer as u64, 1),
+            ("max_buffer_bytes", self.max_buffer_bytes as u64, 64 << 10),
+            (
+                "recovery_max_bytes",
+                self.recovery_max_bytes as u64,
+                64 << 10,
+            ),
+            (
+                "recovery_max_sessions",
+                self.recovery_max_sessions as u64,
+                1,
+            ),
+            ("header_read_timeout_secs", self.header_read_timeout_secs, 1),
             ("http_body_limit", self.http_body_limit as u64, 1024),
             ("rate_limit_burst", self.rate_limit_burst, 1),
             (
@@ -698,6 +755,10 @@ impl Config {
             if value < min {
                 return Err(invalid(key, format!("must be at least {min}, got {value}")));
             }
+        }
+
+        for p in &self.trusted_proxies {
+            crate::net::parse_net(p).map_err(|e| invalid("trusted_proxies", e))?;
         }
 
         Rules::from_config(&self.rules)?;
@@ -718,6 +779,11 @@ impl Config {
             ping_timeout: Duration::from_millis(self.ping_timeout_ms),
             max_payload: self.max_payload,
             max_buffer: self.max_buffer,
+            max_buffer_bytes: self.max_buffer_bytes,
+            recovery_max_bytes: self.recovery_max_bytes,
+            recovery_max_sessions: self.recovery_max_sessions,
+            max_sessions_per_ip: self.max_connections_per_ip,
+            max_pending_per_ip: self.max_pending_per_ip,
             transports: sio::Transports {
                 polling: has("polling"),
                 websocket: has("websocket"),

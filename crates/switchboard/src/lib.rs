@@ -11,6 +11,7 @@
 //!   rule, all delegating to `rules`.
 //! - [`api`]: the backend HTTP API (axum) on the same port: publish, stats, health, the
 //!   compatibility routes, the OpenAPI document.
+//! - [`net`]: the client address behind trusted proxies and the HTTP/1 accept loop.
 //! - [`app`]: wires config, engine, gateway and API; `App::build(config)` then
 //!   `App::run(listener, shutdown)`.
 //!
@@ -26,6 +27,7 @@ pub mod feeds;
 pub mod gateway;
 pub mod identity;
 pub mod metrics;
+pub mod net;
 pub mod rules;
 pub mod runtime;
 pub mod store;

@@ -278,12 +278,45 @@ impl Collector for Live {
             "Sockets disconnected for a sustained rate over the limit",
             c.rate_limit_disconnects.load(Relaxed),
         )?;
-        counter(
-            &mut enc,
-            "ip_limited_connections",
-            "Connections refused by the per-IP cap",
-            c.ip_limited.load(Relaxed),
-        )?;
+        for (name, help, v) in [
+            (
+                "ip_limited_connections",
+                "Handshakes refused by the per-IP caps (max_connections_per_ip, max_pending_per_ip)",
+                e.ip_refused.load(Relaxed),
+            ),
+            (
+                "headers_too_large",
+                "Handshakes refused for request headers over 16 KiB",
+                e.headers_too_large.load(Relaxed),
+            ),
+            (
+                "handler_panics",
+                "Handler panics caught (the connection and the server went on)",
+                e.handler_panics.load(Relaxed),
+            ),
+            (
+                "recovery_trimmed",
+                "Recovery packets trimmed early for the count or byte budget",
+                e.recovery_trimmed.load(Relaxed),
+            ),
+            (
+                "recovery_evicted",
+                "Disconnected sessions evicted early from the recovery store",
+                e.recovery_evicted.load(Relaxed),
+            ),
+            (
+                "attachment_timeouts",
+                "Binary packets whose attachments never came (connection closed)",
+                e.attachment_timeouts.load(Relaxed),
+            ),
+            (
+                "client_info_refused",
+                "clientInfo reports refused for their size",
+                c.client_info_refused.load(Relaxed),
+            ),
+        ] {
+            counter(&mut enc, name, help, v)?;
+        }
         counter(
             &mut enc,
             "room_limited_joins",

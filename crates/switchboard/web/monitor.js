@@ -250,8 +250,14 @@
     volatile_dropped: 'Volatile dropped', recoveries: 'Recoveries', malformed: 'Malformed frames',
     rule_errors: 'Rule errors', unknown_events: 'Unknown events', client_errors: 'Client errors',
     published: 'Published via API', api_errors: 'API errors',
+    ip_refused: 'Refused (per-IP cap)', headers_too_large: 'Refused (headers too large)',
+    handler_panics: 'Handler panics (caught)', recovery_trimmed: 'Recovery log trimmed',
+    recovery_evicted: 'Recovery sessions evicted', attachment_timeouts: 'Attachment timeouts',
+    rate_limited: 'Rate limited events', room_limited: 'Room cap refusals', too_deep: 'Too deep payloads',
+    client_info_refused: 'clientInfo refused',
   };
-  var WATCH = { denied_joins: 1, auth_failures: 1, slow_consumers: 1, malformed: 1, api_errors: 1, client_errors: 1, rule_errors: 1 };
+  var WATCH = { denied_joins: 1, auth_failures: 1, slow_consumers: 1, malformed: 1, api_errors: 1, client_errors: 1, rule_errors: 1,
+    ip_refused: 1, headers_too_large: 1, handler_panics: 1, recovery_trimmed: 1, recovery_evicted: 1 };
 
   function renderCounters(c) {
     var body = $('monitor-counters').tBodies[0];

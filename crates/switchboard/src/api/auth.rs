@@ -4,16 +4,16 @@
 //! `Shared::api_keys` and are replaced on SIGHUP from `api_keys_file` (rotation without a
 //! restart).
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::app::{Counters, Shared};
+use crate::net::ClientAddr;
 
 /// Middleware guarding the backend API.
 pub(crate) async fn require_api_key(
@@ -45,12 +45,10 @@ fn required_scope(method: &Method, path: &str) -> Option<&'static str> {
 fn check(sh: &Shared, req: &Request) -> Result<(), ApiError> {
     let keys = sh.api_keys.read().expect("api keys lock");
     if keys.is_empty() {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        return match peer {
-            Some(p) if p.ip().is_loopback() => Ok(()),
+        // A request carrying forwarding headers came through a proxy: never "loopback".
+        let client = req.extensions().get::<ClientAddr>();
+        return match client {
+            Some(c) if !c.forwarded && c.addr.ip().is_loopback() => Ok(()),
             _ => Err(ApiError::Forbidden(
                 "no API key is configured: the API answers loopback clients only",
             )),

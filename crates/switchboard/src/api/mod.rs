@@ -14,12 +14,13 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{middleware, Json, Router};
+use axum::{middleware, Extension, Json, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa::OpenApi;
 
 use crate::app::Shared;
+use crate::net::ClientAddr;
 
 /// The OpenAPI document, generated from the handlers and their types.
 #[derive(OpenApi)]
@@ -76,6 +77,9 @@ pub fn router(sh: Arc<Shared>) -> Router {
         ))
         .layer(DefaultBodyLimit::max(sh.config.http_body_limit));
     let cors = cors_layer(&sh.config.cors_origins);
+    let proxies = Arc::new(crate::net::TrustedProxies::from_config(
+        &sh.config.trusted_proxies,
+    ));
     let root = if sh.config.demo {
         Router::new().route("/", get(pages::demo))
     } else {
@@ -95,6 +99,18 @@ pub fn router(sh: Arc<Shared>) -> Router {
         .route("/socket.io/", any(engine))
         .route("/socket.io", any(engine))
         .fallback(not_found)
+        .layer(middleware::from_fn(
+            move |mut req: Request, next: middleware::Next| {
+                let client = req
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| proxies.client(c.0, req.headers()));
+                if let Some(c) = client {
+                    req.extensions_mut().insert(c);
+                }
+                next.run(req)
+            },
+        ))
         .with_state(sh)
 }
 
@@ -115,10 +131,10 @@ fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
 /// Hand Engine.IO requests (polling, WebSocket upgrade) to the engine.
 async fn engine(
     State(sh): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<ClientAddr>,
     mut req: Request,
 ) -> Response {
-    req.extensions_mut().insert(sio::RemoteAddr(peer));
+    req.extensions_mut().insert(sio::RemoteAddr(client.addr));
     sh.io.handle(req).await.map(axum::body::Body::new)
 }
 

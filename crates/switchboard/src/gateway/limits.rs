@@ -1,9 +1,7 @@
-//! Per-socket limits: an event-rate token bucket and the room cap; per-IP connection
-//! counts; JSON nesting depth. Every refusal is answered and counted.
+//! Per-socket limits: an event-rate token bucket and the room cap; JSON nesting depth.
+//! Every refusal is answered and counted. (Per-IP limits live in the engine.)
 
 use serde_json::Value;
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -65,34 +63,6 @@ impl Bucket {
     }
 }
 
-/// Open sockets per client IP.
-#[derive(Debug, Default)]
-pub struct PerIp(Mutex<HashMap<IpAddr, usize>>);
-
-impl PerIp {
-    /// Count one more connection from `ip` unless it already has `max` (0: no limit).
-    pub fn try_add(&self, ip: IpAddr, max: usize) -> bool {
-        let mut m = self.0.lock().expect("per-ip lock");
-        let n = m.entry(ip).or_default();
-        if max != 0 && *n >= max {
-            return false;
-        }
-        *n += 1;
-        true
-    }
-
-    /// One connection from `ip` ended.
-    pub fn remove(&self, ip: IpAddr) {
-        let mut m = self.0.lock().expect("per-ip lock");
-        if let Some(n) = m.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&ip);
-            }
-        }
-    }
-}
-
 /// Nesting depth of a JSON value (a scalar is 1), without recursion.
 pub fn depth(v: &Value) -> usize {
     let mut max = 0;
@@ -122,17 +92,6 @@ mod tests {
         assert_eq!(b.take(1, 3, 2), Verdict::Limited);
         assert_eq!(b.take(1, 3, 2), Verdict::Disconnect);
         assert_eq!(Bucket::new(1).take(0, 1, 1), Verdict::Allow, "0 = off");
-    }
-
-    #[test]
-    fn per_ip_counts() {
-        let p = PerIp::default();
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(p.try_add(ip, 2) && p.try_add(ip, 2));
-        assert!(!p.try_add(ip, 2));
-        p.remove(ip);
-        assert!(p.try_add(ip, 2));
-        assert!(p.try_add(ip, 0) && p.try_add(ip, 0), "0 = no limit");
     }
 
     #[test]

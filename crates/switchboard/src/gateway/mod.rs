@@ -4,7 +4,7 @@
 
 mod limits;
 mod replies;
-pub use limits::{depth, Bucket, PerIp, Verdict};
+pub use limits::{depth, Bucket, Verdict};
 pub use replies::timestamp;
 
 use serde_json::{json, Value};
@@ -19,6 +19,10 @@ use replies::{reply_error, reply_ok};
 /// The room of the queue system's staff dashboard (SPEC §1b).
 const STAFF_ROOM: &str = "dashboard";
 
+/// Largest `clientInfo` report kept on a socket (it also lives on in the recovery store
+/// for the recovery window after a disconnect).
+pub const MAX_CLIENT_INFO_BYTES: usize = 4096;
+
 /// Per-connection record kept on the socket.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
@@ -28,7 +32,7 @@ pub struct ConnInfo {
     pub client_info: Option<Value>,
     /// The socket joined the staff dashboard.
     pub staff: bool,
-    /// The client's address (for the per-IP connection count).
+    /// The client's address (behind a trusted proxy: the forwarded client).
     pub ip: Option<std::net::IpAddr>,
 }
 
@@ -79,7 +83,8 @@ fn admit(sh: &Shared, socket: &sio::Socket, ev: sio::Event) -> Option<sio::Event
     }
 }
 
-/// The connect hook: identity, then the per-IP connection cap.
+/// The connect hook: identity. (The per-IP cap is the engine's, at the handshake, where
+/// every session is counted exactly once from open to close.)
 async fn on_connect(
     sh: Arc<Shared>,
     socket: sio::Socket,
@@ -93,14 +98,6 @@ async fn on_connect(
         sio::ConnectError::new(e.to_string())
     })?;
     let ip = socket.handshake().remote.map(|a| a.ip());
-    if let Some(ip) = ip {
-        if !sh.per_ip.try_add(ip, sh.config.max_connections_per_ip) {
-            Counters::inc(&sh.counters.ip_limited);
-            return Err(sio::ConnectError::new(
-                "too many connections from this address",
-            ));
-        }
-    }
     socket.insert(who);
     socket.insert(Bucket::new(sh.config.rate_limit_burst));
     let client_id = sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1;
@@ -114,6 +111,14 @@ async fn on_connect(
 }
 
 fn on_connection(sh: &Shared, socket: &sio::Socket) {
+    if socket.recovered() && socket.rooms().iter().any(|r| r == STAFF_ROOM) {
+        // The connect hook's fresh record replaced the old one: a recovered staff member
+        // is still staff (for the `disconnected` update when it leaves).
+        if let Some(mut info) = socket.get::<ConnInfo>() {
+            info.staff = true;
+            socket.insert(info);
+        }
+    }
     let info = socket.get::<ConnInfo>();
     let now = timestamp();
     let _ = socket.emit(
@@ -130,9 +135,6 @@ fn on_connection(sh: &Shared, socket: &sio::Socket) {
 fn on_disconnect(sh: &Shared, socket: &sio::Socket, reason: sio::DisconnectReason) {
     tracing::debug!(socket = socket.id(), %reason, "disconnected");
     let info = socket.get::<ConnInfo>();
-    if let Some(ip) = info.as_ref().and_then(|i| i.ip) {
-        sh.per_ip.remove(ip);
-    }
     if reason == sio::DisconnectReason::SlowConsumer {
         sh.note(
             "slow_consumer",
@@ -154,7 +156,16 @@ fn on_client_error(sh: &Arc<Shared>, socket: &sio::Socket, ev: sio::Event) {
     tracing::warn!(socket = socket.id(), message, "client error reported");
 }
 
-fn on_client_info(_sh: &Arc<Shared>, socket: &sio::Socket, mut ev: sio::Event) {
+fn on_client_info(sh: &Arc<Shared>, socket: &sio::Socket, mut ev: sio::Event) {
+    if ev
+        .arg_raw(0)
+        .is_some_and(|r| r.get().len() > MAX_CLIENT_INFO_BYTES)
+    {
+        Counters::inc(&sh.counters.client_info_refused);
+        let msg = format!("clientInfo too large (at most {MAX_CLIENT_INFO_BYTES} bytes)");
+        reply_error(socket, ev, &msg);
+        return;
+    }
     let report: Value = ev.arg(0).unwrap_or(Value::Null);
     if let Some(mut info) = socket.get::<ConnInfo>() {
         info.client_info = Some(report);

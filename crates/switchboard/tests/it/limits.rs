@@ -80,27 +80,28 @@ async fn connections_per_ip_are_capped_and_freed() {
     let srv = TestServer::with(cfg).await;
     let a = TestClient::connect(&srv).await;
     let _b = TestClient::connect(&srv).await;
-    // A raw third connection gets a connect_error.
-    use futures_util::{SinkExt, StreamExt};
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+    // A third handshake from the same address is refused before a session exists:
+    // HTTP 403 with Engine.IO's error body, over polling and over WebSocket.
+    let r = reqwest::get(srv.url("/socket.io/?EIO=4&transport=polling"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({ "code": 4, "message": "too many connections from this address" })
+    );
+    let err = tokio_tungstenite::connect_async(format!(
         "ws://{}/socket.io/?EIO=4&transport=websocket",
         srv.addr
     ))
     .await
-    .unwrap();
-    let _open = ws.next().await;
-    ws.send(tokio_tungstenite::tungstenite::Message::text("40"))
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(T, ws.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        reply.to_text().unwrap(),
-        "44{\"message\":\"too many connections from this address\"}"
-    );
+    .expect_err("refused");
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 403),
+        e => panic!("expected HTTP 403, got {e}"),
+    }
+    let stats = srv.get("/api/v1/stats").await.1;
+    assert_eq!(stats["data"]["counters"]["ip_refused"], 2, "{stats}");
     a.client.disconnect().await.unwrap();
     let deadline = tokio::time::Instant::now() + T;
     loop {
