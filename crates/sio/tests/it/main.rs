@@ -3,6 +3,7 @@
 //! (tungstenite for WebSocket, reqwest for polling) against `Server::serve` on port 0.
 
 mod delivery;
+mod hardening;
 mod harness;
 mod protocol;
 mod recovery;
