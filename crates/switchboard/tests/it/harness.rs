@@ -163,11 +163,20 @@ impl TestClient {
         Self::connect_full(srv, transport, None).await
     }
 
+    /// Connect to a server by URL (e.g. one running as a separate process).
+    pub async fn connect_to(url: &str) -> Self {
+        Self::connect_url(url, TransportType::Websocket, None).await
+    }
+
     async fn connect_full(srv: &TestServer, transport: TransportType, auth: Option<Value>) -> Self {
+        Self::connect_url(&srv.url("/"), transport, auth).await
+    }
+
+    async fn connect_url(url: &str, transport: TransportType, auth: Option<Value>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (ctx, crx) = oneshot::channel::<()>();
         let ctx = std::sync::Mutex::new(Some(ctx));
-        let mut builder = ClientBuilder::new(srv.url("/")).transport_type(transport);
+        let mut builder = ClientBuilder::new(url).transport_type(transport);
         if let Some(a) = auth {
             builder = builder.auth(a);
         }

@@ -5,6 +5,7 @@
 mod api;
 mod campaign;
 mod feeds;
+mod hardening;
 mod harness;
 mod limits;
 mod permissions;
