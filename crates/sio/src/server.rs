@@ -219,6 +219,21 @@ impl Server {
         self.inner.sessions_from(ip)
     }
 
+    /// The `n` client addresses with the most open sessions, most first (empty when no
+    /// per-IP limit is configured: nothing is counted then).
+    pub fn busiest_addresses(&self, n: usize) -> Vec<(IpAddr, usize)> {
+        let mut v: Vec<(IpAddr, usize)> = self
+            .inner
+            .per_ip
+            .lock()
+            .iter()
+            .map(|(ip, c)| (*ip, c.total as usize))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats.stats

@@ -29,7 +29,7 @@ use crate::net::ClientAddr;
     paths(publish::publish_route, publish::socket_event_route, stats::health, stats::stats, stats::socket_stats,
         feeds::put_kpis, feeds::get_kpis, feeds::post_notification, feeds::list_notifications, feeds::post_alert, feeds::list_alerts),
     components(schemas(publish::PublishBody, publish::PublishRequest, publish::PublishResponse, publish::Delivery,
-        publish::SocketEventRequest, stats::StatsResponse, stats::Stats, stats::RoomStat, stats::TransportStats,
+        publish::SocketEventRequest, stats::StatsResponse, stats::Stats, stats::RoomStat, stats::AddressStat, stats::TransportStats,
         error::ErrorBody, error::ErrorDetail, feeds::NotificationRequest, feeds::AlertRequest)),
     modifiers(&SecurityAddon)
 )]

@@ -39,6 +39,17 @@ pub struct Stats {
     /// Recent denied joins, refused tokens and slow-consumer disconnects, newest first.
     #[schema(value_type = Vec<Object>)]
     pub recent: Vec<Value>,
+    /// The 10 client addresses with the most open sessions (for the per-IP caps).
+    pub addresses: Vec<AddressStat>,
+}
+
+/// Open sessions of one client address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddressStat {
+    /// The client address (behind a trusted proxy: the forwarded client).
+    pub ip: String,
+    /// Its open Engine.IO sessions.
+    pub sessions: usize,
 }
 
 /// Sessions per transport.
@@ -86,6 +97,15 @@ pub async fn stats(State(sh): State<Arc<Shared>>) -> Json<StatsResponse> {
                 .map(|(name, members)| RoomStat { name, members })
                 .collect(),
             uptime_seconds: sh.started.elapsed().as_secs(),
+            addresses: sh
+                .io
+                .busiest_addresses(10)
+                .into_iter()
+                .map(|(ip, sessions)| AddressStat {
+                    ip: ip.to_string(),
+                    sessions,
+                })
+                .collect(),
             node: sh.node_id.clone(),
             recent: sh
                 .recent

@@ -143,7 +143,9 @@ impl Control {
                 .next_where(|n| n == "kpi:update:control" || n == "disconnect" || n == "error")
                 .await;
             assert_eq!(name, "kpi:update:control", "control client: {name} {v}");
-            let n = v["n"].as_u64().unwrap_or_else(|| panic!("control payload {v}")) as u32;
+            let n = v["n"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("control payload {v}")) as u32;
             if n == u32::MAX {
                 break;
             }
@@ -409,6 +411,11 @@ async fn per_ip_slots_come_back_after_abrupt_disconnects() {
     }
     let stats = srv.get("/api/v1/stats").await.1;
     assert_eq!(stats["data"]["counters"]["ip_refused"], 0, "{stats}");
+    assert_eq!(
+        stats["data"]["addresses"],
+        json!([{ "ip": "127.0.0.1", "sessions": 5 }]),
+        "the cap is full again, and nothing leaked"
+    );
     ctl.finish().await;
 }
 
