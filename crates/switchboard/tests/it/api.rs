@@ -2,6 +2,7 @@
 
 use crate::harness::*;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 #[tokio::test]
 async fn health_and_compat_envelopes() {
@@ -253,9 +254,66 @@ async fn cors_origins_apply_to_the_api() {
 
 #[tokio::test]
 async fn graceful_shutdown_disconnects_clients() {
-    let srv = TestServer::spawn().await;
-    let _c = TestClient::connect(&srv).await;
-    srv.shutdown().await;
+    use futures_util::SinkExt;
+    let mut cfg = test_config();
+    // Far beyond `T`: completing within `TestServer::shutdown`'s bound means the server
+    // did not just wait out this deadline.
+    cfg.shutdown_timeout_secs = 60;
+    // No heartbeat within the test: a ping timeout must not pass for the shutdown's close.
+    cfg.ping_interval_ms = 60_000;
+    cfg.ping_timeout_ms = 60_000;
+    let srv = TestServer::with(cfg).await;
+    let addr = srv.addr;
+    // A raw Socket.IO client: the open packet, CONNECT to `/`, its ack.
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio::time::timeout(T, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("timeout opening a WebSocket")
+        .expect("WebSocket handshake");
+    let open = next_frame(&mut ws)
+        .await
+        .expect("open packet")
+        .expect("open packet");
+    assert!(open.to_text().unwrap().starts_with("0{\"sid\""), "{open:?}");
+    ws.send(Message::text("40")).await.unwrap();
+    let ack = next_frame(&mut ws)
+        .await
+        .expect("connect ack")
+        .expect("connect ack");
+    assert!(ack.to_text().unwrap().starts_with("40{\"sid\""), "{ack:?}");
+
+    srv.shutdown().await; // `App::run` returned Ok within `T`
+
+    // What the client sees: events already on their way (the connect handler's welcome
+    // events) may come first; then maybe the Engine.IO close packet `1` (queued by
+    // `close_all`), then a WebSocket close frame with code 1000, then the end.
+    let mut m = next_frame(&mut ws).await;
+    while matches!(&m, Some(Ok(Message::Text(t))) if t.starts_with("42")) {
+        m = next_frame(&mut ws).await;
+    }
+    if matches!(&m, Some(Ok(Message::Text(t))) if t.as_str() == "1") {
+        m = next_frame(&mut ws).await;
+    }
+    match m {
+        Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 1000, "{f:?}"),
+        other => panic!("expected a close frame with code 1000 after shutdown, got {other:?}"),
+    }
+    // Then the stream ends (tungstenite may report the peer's hang-up as an error).
+    match next_frame(&mut ws).await {
+        None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_))) => {}
+        other => panic!("expected the end of the stream after the close frame, got {other:?}"),
+    }
+}
+
+/// The next WebSocket message (`None`: the stream ended), bounded by `T`.
+async fn next_frame<S>(ws: &mut S) -> Option<Result<Message, WsError>>
+where
+    S: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    use futures_util::StreamExt;
+    tokio::time::timeout(T, ws.next())
+        .await
+        .expect("the server neither sent anything nor closed the connection")
 }
 
 /// `name{labels} value` lines of a Prometheus text exposition, every line checked.

@@ -222,7 +222,7 @@ async fn secrets_never_reach_the_logs() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "serve",
             "--listen",
@@ -235,11 +235,24 @@ async fn secrets_never_reach_the_logs() {
             key,
         ])
         .env("RUST_LOG", "trace,hyper=info,sqlx=info")
+        // Far beyond the wait below: exiting within it means the server drained its
+        // connections rather than waiting out this deadline.
+        .env("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "60")
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained all along (trace logs would fill a pipe and stall the server).
+    fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    }
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + T;
@@ -296,9 +309,27 @@ async fn secrets_never_reach_the_logs() {
         .args(["-TERM", &pid])
         .status()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let logs = [out.stdout, out.stderr, check.stdout, check.stderr].concat();
+    // SIGTERM is a graceful shutdown: the server exits by itself, soon, with status 0.
+    let bound = std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + bound;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            panic!("the server did not exit within {bound:?} of SIGTERM");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let logs = [stdout, stderr, check.stdout, check.stderr].concat();
     let logs = String::from_utf8_lossy(&logs);
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status}; logs: {logs}"
+    );
     assert!(logs.contains("listening"), "the server logged: {logs}");
     for s in [
         secret,
