@@ -10,6 +10,13 @@ const VERSION: &str = "4.8.1";
 fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("socket.io.min.js");
     println!("cargo:rerun-if-env-changed=SOCKET_IO_CLIENT_JS");
+    // `SKIP_POSTGRES=1`: the PostgreSQL halves of the store tests are `#[ignore]`d
+    // (src/store/test_support.rs), so `cargo test` reports them as ignored.
+    println!("cargo:rerun-if-env-changed=SKIP_POSTGRES");
+    println!("cargo:rustc-check-cfg=cfg(skip_postgres)");
+    if std::env::var("SKIP_POSTGRES").as_deref() == Ok("1") {
+        println!("cargo:rustc-cfg=skip_postgres");
+    }
     println!("cargo:rerun-if-changed=migrations");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
     let local = manifest.join("../../e2e/node_modules/socket.io-client/dist/socket.io.min.js");

@@ -6,9 +6,17 @@
 //! its own database `sb_<random>` there and drops it at the end, even when the body
 //! panics, so tests are independent and can run in parallel. An unreachable server
 //! fails the PostgreSQL half of every test; set `SKIP_POSTGRES=1` to skip it instead.
+//!
+//! Skipping is never silent: with `SKIP_POSTGRES=1` in the environment of the build,
+//! `build.rs` sets `cfg(skip_postgres)` and every PostgreSQL half is `#[ignore]`d, so
+//! `cargo test` lists each as `ignored` and counts them in its summary. A test binary
+//! built without it but run with `SKIP_POSTGRES=1` (or an ignored half run anyway with
+//! `--include-ignored`) returns early and says so on stderr, past the output capture.
 
 use std::future::Future;
+use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::{Connection, Executor, PgConnection};
@@ -27,6 +35,23 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 pub(super) enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// PostgreSQL halves skipped so far in this process.
+static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether `SKIP_POSTGRES=1` skips the PostgreSQL half `test`; if so, says so on stderr
+/// with the running count (written to the stream itself: libtest captures `eprintln!`).
+pub(super) fn skip_postgres(test: &str) -> bool {
+    if std::env::var("SKIP_POSTGRES").as_deref() != Ok("1") {
+        return false;
+    }
+    let n = SKIPPED.fetch_add(1, Ordering::Relaxed) + 1;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED (PostgreSQL): {test} [SKIP_POSTGRES=1, {n} skipped so far in this process]"
+    );
+    true
 }
 
 /// `sqlite://{path}` for a file path.
@@ -50,10 +75,6 @@ where
                 .expect("test body timed out");
         }
         Backend::Postgres => {
-            if std::env::var("SKIP_POSTGRES").as_deref() == Ok("1") {
-                eprintln!("SKIP_POSTGRES=1: skipping the PostgreSQL half");
-                return;
-            }
             let admin_url = std::env::var("TEST_POSTGRES_URL")
                 .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
             let mut admin = tokio::time::timeout(ADMIN_TIMEOUT, PgConnection::connect(&admin_url))
@@ -119,11 +140,12 @@ fn with_database(admin_url: &str, name: &str) -> String {
 }
 
 /// Generates `mod $body { sqlite, postgres }`: two `#[tokio::test]`s running the async
-/// fn `$body(store, url)` against each backend.
+/// fn `$body(store, url)` against each backend. `postgres` is ignored when the crate was
+/// built with `SKIP_POSTGRES=1`, and skipped (loudly) when run with it.
 macro_rules! both_backends {
     ($body:ident) => {
         mod $body {
-            use $crate::store::test_support::{run, Backend};
+            use $crate::store::test_support::{run, skip_postgres, Backend};
 
             #[tokio::test]
             async fn sqlite() {
@@ -131,7 +153,14 @@ macro_rules! both_backends {
             }
 
             #[tokio::test]
+            #[cfg_attr(
+                skip_postgres,
+                ignore = "SKIP_POSTGRES=1: the PostgreSQL half is not run"
+            )]
             async fn postgres() {
+                if skip_postgres(concat!(module_path!(), "::postgres")) {
+                    return;
+                }
                 run(Backend::Postgres, super::$body).await;
             }
         }
