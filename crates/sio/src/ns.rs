@@ -70,6 +70,8 @@ pub struct NamespaceBuilder {
 impl NamespaceBuilder {
     /// Runs for every CONNECT before the client is acknowledged (authentication). The socket
     /// is not in any room yet; data stored on it stays. `Err` is sent as `connect_error`.
+    /// On a recovery ([`Socket::recovered`]) the socket already holds the old connection's
+    /// data: check it (is this the same user?) and replace what belongs to this connection.
     /// Events the client sends meanwhile wait and are dispatched in order afterwards.
     pub fn on_connect<F, Fut>(mut self, f: F) -> Self
     where
@@ -389,15 +391,8 @@ impl Namespace {
         let mut st = self.lock();
         st.sockets.insert(s.0.id.clone(), s.clone());
         let (rooms, missed) = match restored {
-            Some(r) => {
-                // What the connect hook stored for this connection (identity, address)
-                // wins over what the old connection left.
-                let mut data = r.data;
-                let mut now = s.0.data.lock();
-                data.extend(std::mem::take(&mut *now));
-                *now = data;
-                (r.rooms, r.missed)
-            }
+            // (The restored data went onto the socket before the connect hook ran.)
+            Some(r) => (r.rooms, r.missed),
             None => (vec![s.0.id.clone()], Vec::new()),
         };
         for r in &rooms {

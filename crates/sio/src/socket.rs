@@ -429,7 +429,7 @@ impl Socket {
             }
             _ => None,
         };
-        let (id, pid, restored) = match restored {
+        let (id, pid, mut restored) = match restored {
             Some((pid, r)) => (r.sid.clone(), Some(pid), Some(r)),
             None => (
                 crate::server::new_id(),
@@ -443,7 +443,14 @@ impl Socket {
             ns: ns.clone(),
             session: session.clone(),
             rooms: Mutex::new(Vec::new()),
-            data: Mutex::new(http::Extensions::new()),
+            // A recovered socket starts with the old connection's data, so the connect hook
+            // can check it (same user?) and overwrite what belongs to this connection.
+            data: Mutex::new(
+                restored
+                    .as_mut()
+                    .map(|r| std::mem::take(&mut r.data))
+                    .unwrap_or_default(),
+            ),
             acks: Mutex::new(HashMap::new()),
             next_ack: AtomicU64::new(0),
             inbox: Mutex::new(Inbox {

@@ -98,27 +98,38 @@ async fn on_connect(
         sio::ConnectError::new(e.to_string())
     })?;
     let ip = socket.handshake().remote.map(|a| a.ip());
+    // A recovery brings back the old connection's data (and its rooms): only for the same
+    // user. Anything else would hand one user's private rooms to another.
+    let old = socket
+        .recovered()
+        .then(|| socket.get::<ConnInfo>())
+        .flatten();
+    if socket.recovered() && socket.get::<Identity>().map(|i| i.sub) != Some(who.sub.clone()) {
+        Counters::inc(&sh.counters.auth_failures);
+        sh.note(
+            "auth_failure",
+            json!({ "reason": "recovery by another identity" }),
+        );
+        return Err(sio::ConnectError::new(
+            "this session belongs to another identity: connect without recovery",
+        ));
+    }
     socket.insert(who);
     socket.insert(Bucket::new(sh.config.rate_limit_burst));
-    let client_id = sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1;
-    socket.insert(ConnInfo {
-        client_id,
-        client_info: None,
-        staff: false,
-        ip,
+    // This connection's address wins over the old one's; the rest of the record carries on.
+    socket.insert(match old {
+        Some(info) => ConnInfo { ip, ..info },
+        None => ConnInfo {
+            client_id: sh.client_seq.fetch_add(1, Ordering::Relaxed) + 1,
+            client_info: None,
+            staff: false,
+            ip,
+        },
     });
     Ok(())
 }
 
 fn on_connection(sh: &Shared, socket: &sio::Socket) {
-    if socket.recovered() && socket.rooms().iter().any(|r| r == STAFF_ROOM) {
-        // The connect hook's fresh record replaced the old one: a recovered staff member
-        // is still staff (for the `disconnected` update when it leaves).
-        if let Some(mut info) = socket.get::<ConnInfo>() {
-            info.staff = true;
-            socket.insert(info);
-        }
-    }
     let info = socket.get::<ConnInfo>();
     let now = timestamp();
     let _ = socket.emit(

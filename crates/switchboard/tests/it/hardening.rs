@@ -535,3 +535,73 @@ async fn byte_budgets_bound_slow_consumers_and_the_recovery_log() {
     drop(slow);
     ctl.finish().await;
 }
+
+/// Finding 5 (recovery): the new connection's identity decides, and a recovery by another
+/// user is refused rather than handing over the old user's rooms.
+#[tokio::test]
+async fn recovery_keeps_the_new_identity_and_refuses_another_user() {
+    let srv = TestServer::spawn().await;
+    let alice = token("alice", &[], None);
+    let mut s = raw_ws(srv.addr, "").await;
+    s.write_all(&frame(
+        0x1,
+        format!(r#"40{{"token":"{alice}"}}"#).as_bytes(),
+    ))
+    .await
+    .unwrap();
+    let ack: Value = serde_json::from_str(&read_until(&mut s, "40{").await[2..]).unwrap();
+    s.write_all(&frame(0x1, br#"421["notification:subscribe",{}]"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_until(&mut s, "431").await,
+        r#"431[{"success":true,"room":"user:alice"}]"#
+    );
+    let (status, _) = srv
+        .post(
+            "/api/v1/publish",
+            &json!({ "event": "private", "data": { "for": "alice" }, "rooms": ["user:alice"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ev: Value =
+        serde_json::from_str(&read_until(&mut s, r#"42["private""#).await[2..]).unwrap();
+    let offset = ev[2].as_str().unwrap().to_owned();
+    drop(s); // abrupt: recoverable
+    let deadline = tokio::time::Instant::now() + T;
+    while srv.get("/api/v1/stats").await.1["data"]["connections"] != 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, _) = srv
+        .post(
+            "/api/v1/publish",
+            &json!({ "event": "private", "data": { "n": 2 }, "rooms": ["user:alice"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let recover =
+        |tok: &str| json!({ "token": tok, "pid": ack["pid"], "offset": offset }).to_string();
+    // Mallory holds alice's pid and offset but her own token: refused, nothing replayed.
+    let mut m = raw_ws(srv.addr, "").await;
+    let mallory = token("mallory", &[], None);
+    m.write_all(&frame(0x1, format!("40{}", recover(&mallory)).as_bytes()))
+        .await
+        .unwrap();
+    let refused = read_until(&mut m, "4").await;
+    assert_eq!(
+        refused,
+        r#"44{"message":"this session belongs to another identity: connect without recovery"}"#
+    );
+    // The session was consumed by that attempt: alice reconnects as a fresh session, and
+    // her identity is her new token's.
+    let mut a = raw_ws(srv.addr, "").await;
+    a.write_all(&frame(0x1, format!("40{}", recover(&alice)).as_bytes()))
+        .await
+        .unwrap();
+    let ack2: Value = serde_json::from_str(&read_until(&mut a, "40{").await[2..]).unwrap();
+    assert_ne!(
+        ack2["sid"], ack["sid"],
+        "not recovered after the refused attempt"
+    );
+}
