@@ -116,7 +116,10 @@ function openSlow() {
     sock.pause(); // never read again
   });
   sock.on('error', () => {});
-  sock.on('close', () => { if (Date.now() < until) setTimeout(openSlow, 1000); });
+  // A paused socket never sees the server's close; re-open every 2 min instead (the
+  // server drops it by then: slow consumer, or ping timeout as it never answers pings).
+  const again = setTimeout(() => { sock.destroy(); if (Date.now() < until) openSlow(); }, 120000);
+  sock.on('close', () => clearTimeout(again));
   t.slowOpened++;
   slow = sock;
 }
