@@ -26,6 +26,9 @@
 mod adapter;
 mod config;
 pub(crate) mod engine;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod ns;
 mod packet;
 mod recovery;
