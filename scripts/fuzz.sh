@@ -25,21 +25,25 @@ fi
 # integer overflow panics too.
 cargo fuzz build --debug-assertions --sanitizer "$sanitizer"
 
-# New inputs go to a scratch directory, so the committed seeds stay as they are.
+# New inputs go to a scratch directory, so the committed seeds stay as they are. libFuzzer
+# logs every new coverage point; the full log is kept next to it, the summary printed.
 scratch=$PWD/fuzz/target/corpus-run
 for t in $targets; do
   echo "-- fuzz $t (${seconds}s)"
   mkdir -p "$scratch/$t" "fuzz/corpus/$t"
+  log=$scratch/$t.log
   # -timeout: one input may take at most 10 s; the outer timeout bounds the whole run.
   if ! timeout -k 10 $((seconds + 120)) \
     cargo fuzz run --debug-assertions --sanitizer "$sanitizer" "$t" \
       "$scratch/$t" "$PWD/fuzz/corpus/$t" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      </dev/null; then
-    echo "!! fuzz target $t failed; reproduce with:" >&2
-    echo "   RUSTC_BOOTSTRAP=1 cargo fuzz run $t fuzz/artifacts/$t/<file>" >&2
+      </dev/null >"$log" 2>&1; then
+    tail -n 60 "$log" >&2
+    echo "!! fuzz target $t failed (full log: $log); reproduce with:" >&2
+    echo "   RUSTC_BOOTSTRAP=1 cargo fuzz run -a $t fuzz/artifacts/$t/<file>" >&2
     ls -l "fuzz/artifacts/$t" >&2 2>/dev/null || true
     exit 1
   fi
+  grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs|stat::)' "$log" || true
 done
 echo "fuzzing: no crash in $(wc -w <<<"$targets") targets x ${seconds}s"
