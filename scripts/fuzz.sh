@@ -7,6 +7,7 @@
 #   FUZZ_SECONDS=300 scripts/fuzz.sh            # longer
 #   FUZZ_TARGETS="ws_frame" scripts/fuzz.sh     # some targets only
 #   FUZZ_SANITIZER=none scripts/fuzz.sh         # without AddressSanitizer
+#   FUZZ_SEED=7 scripts/fuzz.sh                 # another mutation sequence (default 1, so CI is repeatable)
 #
 # Only a stable toolchain is needed: RUSTC_BOOTSTRAP=1 lets it take cargo fuzz's -Z flags.
 set -euo pipefail
@@ -36,7 +37,7 @@ for t in $targets; do
   if ! timeout -k 10 $((seconds + 120)) \
     cargo fuzz run --debug-assertions --sanitizer "$sanitizer" "$t" \
       "$scratch/$t" "$PWD/fuzz/corpus/$t" -- \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       </dev/null >"$log" 2>&1; then
     tail -n 60 "$log" >&2
     echo "!! fuzz target $t failed (full log: $log); reproduce with:" >&2

@@ -80,8 +80,11 @@ fuzz_target!(|data: &[u8]| {
             .expect("HS256 signs anything");
         let signed = format!("{msg}.{sig}");
         if let Ok(who) = identify(&signed) {
-            let c: Value = serde_json::from_str(claims).expect("accepted claims are JSON");
-            assert_eq!(who.sub.as_deref(), c["sub"].as_str(), "{claims}");
+            // Accepted claims are JSON, though not always a `Value`: a number beyond f64 in a
+            // claim the verifier ignores (`"x":1E400`) is skipped by its typed decode.
+            if let Ok(c) = serde_json::from_str::<Value>(claims) {
+                assert_eq!(who.sub.as_deref(), c["sub"].as_str(), "{claims}");
+            }
             let h: Value = serde_json::from_str(header).expect("accepted header is JSON");
             assert_eq!(h["alg"], "HS256", "{header}");
         }
