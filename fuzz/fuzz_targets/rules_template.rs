@@ -94,6 +94,7 @@ fuzz_target!(|data: &[u8]| {
         field: field.map(str::to_owned),
         permission: permission.to_owned(),
         ack: AckShape::Room,
+        on_join: None,
     };
     let Ok(rule) = Rule::from_def(&def, "fuzz") else {
         return;

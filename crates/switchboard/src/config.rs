@@ -338,8 +338,11 @@ impl fmt::Debug for Config {
         } = self;
         f.debug_struct("Config")
             .field("listen", listen)
-            .field("database_url", &redact_url(database_url))
-            .field("redis_url", &redis_url.as_deref().map(redact_url))
+            .field("database_url", &crate::support::redact::url(database_url))
+            .field(
+                "redis_url",
+                &redis_url.as_deref().map(crate::support::redact::url),
+            )
             .field("auth", auth)
             .field("jwt_secret", jwt_secret)
             .field("api_keys", api_keys)
@@ -484,7 +487,15 @@ const ENV_SPECIAL: &[&str] = &[
 ];
 
 const RULES_KEYS: &[&str] = &["presets", "custom"];
-const RULE_DEF_KEYS: &[&str] = &["event", "action", "room", "field", "permission", "ack"];
+const RULE_DEF_KEYS: &[&str] = &[
+    "event",
+    "action",
+    "room",
+    "field",
+    "permission",
+    "ack",
+    "on_join",
+];
 const API_KEY_KEYS: &[&str] = &["name", "key", "scopes"];
 const TRANSPORTS: &[&str] = &["websocket", "polling"];
 
@@ -644,7 +655,7 @@ impl Config {
                 "database_url",
                 format!(
                     "expected sqlite://PATH, sqlite::memory: or postgres://…, got `{}`",
-                    redact_url(db)
+                    crate::support::redact::url(db)
                 ),
             ));
         }
@@ -654,7 +665,7 @@ impl Config {
                     "redis_url",
                     format!(
                         "expected redis://… or rediss://…, got `{}`",
-                        redact_url(url)
+                        crate::support::redact::url(url)
                     ),
                 ));
             }
@@ -800,8 +811,8 @@ impl Config {
     /// the same config except for those values.
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
-        shown.database_url = redact_url(&shown.database_url);
-        shown.redis_url = shown.redis_url.as_deref().map(redact_url);
+        shown.database_url = crate::support::redact::url(&shown.database_url);
+        shown.redis_url = shown.redis_url.as_deref().map(crate::support::redact::url);
         // Serializing plain data (strings, integers, tables) into TOML cannot fail.
         toml::to_string(&shown).expect("config serializes to TOML")
     }
@@ -851,39 +862,6 @@ fn is_origin(origin: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         && !host.is_empty()
         && !host.contains(['/', '?', '#', ' '])
-}
-
-/// Mask the password of `scheme://user:password@host…` and `password=` query values.
-fn redact_url(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(scheme_end) = url.find("://") {
-        let start = scheme_end + 3;
-        let rest = &url[start..];
-        let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..authority_len];
-        if let Some(at) = authority.rfind('@') {
-            if let Some(colon) = authority[..at].find(':') {
-                out = format!(
-                    "{}[redacted]{}",
-                    &url[..start + colon + 1],
-                    &url[start + at..]
-                );
-            }
-        }
-    }
-    if let Some(q) = out.find('?') {
-        let (base, query) = out.split_at(q + 1);
-        let query = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[redacted]"),
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-        out = format!("{base}{query}");
-    }
-    out
 }
 
 /// Warn about keys of the file that no field reads.
@@ -1485,6 +1463,7 @@ mod tests {
             field: None,
             permission: "authenticated".into(),
             ack: crate::rules::AckShape::None,
+            on_join: None,
         });
         let text = c.redacted_toml();
         let f = file(&text);
@@ -1575,26 +1554,5 @@ mod tests {
         let (_, warnings) = load(&args, &HashMap::new());
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("jwt_secret is shorter than 32 bytes"));
-    }
-
-    #[test]
-    fn url_redaction() {
-        assert_eq!(
-            redact_url("sqlite://switchboard.db"),
-            "sqlite://switchboard.db"
-        );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            redact_url("postgres://u:p@h/db"),
-            "postgres://u:[redacted]@h/db"
-        );
-        assert_eq!(
-            redact_url("postgres://u:p@ss@h"),
-            "postgres://u:[redacted]@h"
-        );
-        assert_eq!(
-            redact_url("postgres://h/db?user=u&password=p&x=1"),
-            "postgres://h/db?user=u&password=[redacted]&x=1"
-        );
     }
 }

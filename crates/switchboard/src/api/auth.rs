@@ -1,82 +1,178 @@
-//! API key check for the backend API: `Authorization: Bearer <key>`, compared in constant
-//! time against every configured key; a key with scopes may only use the routes of those
-//! scopes. With no key configured the API answers loopback clients only. Keys live in
-//! `Shared::api_keys` and are replaced on SIGHUP from `api_keys_file` (rotation without a
+//! API keys for the backend API: `Authorization: Bearer <key>`, compared in constant time
+//! against every configured key. With no key configured the API answers loopback clients
+//! only.
+//!
+//! Scopes are declared where routes are registered ([`Routes::route`]): a key with scopes
+//! may use a route only when the route names one of them, so a route added without a
+//! scope is refused to every scoped key instead of silently accepting it. Keys live in
+//! [`ApiKeys`] and are replaced on SIGHUP from `api_keys_file` (rotation without a
 //! restart).
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::Router;
+use parking_lot::RwLock;
+use std::collections::HashMap;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::app::{Counters, Shared};
+use crate::config::ApiKey;
 use crate::net::ClientAddr;
+use crate::telemetry::{inc, Telemetry};
 
-/// Middleware guarding the backend API.
-pub(crate) async fn require_api_key(
-    State(sh): State<Arc<Shared>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    match check(&sh, &req) {
+/// The configured backend API keys.
+#[derive(Debug, Default)]
+pub struct ApiKeys(RwLock<Vec<ApiKey>>);
+
+impl ApiKeys {
+    /// These keys.
+    pub fn new(keys: Vec<ApiKey>) -> Self {
+        Self(RwLock::new(keys))
+    }
+    /// Replace every key (SIGHUP reload).
+    pub fn replace(&self, keys: Vec<ApiKey>) {
+        *self.0.write() = keys;
+    }
+    /// No key configured: loopback only.
+    pub fn is_empty(&self) -> bool {
+        self.0.read().is_empty()
+    }
+}
+
+/// The scopes each route accepts, by method and route template.
+type ScopeTable = HashMap<(Method, &'static str), &'static [&'static str]>;
+
+/// A router whose every route declares the scopes it accepts.
+pub struct Routes<S> {
+    router: Router<S>,
+    scopes: ScopeTable,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    /// No routes yet.
+    pub fn new() -> Self {
+        Self {
+            router: Router::new(),
+            scopes: HashMap::new(),
+        }
+    }
+
+    /// Add `handler` (a one-method router) for `method` on `path`, open to keys with any
+    /// of `scopes` (and to keys without scopes).
+    pub fn route(
+        mut self,
+        method: Method,
+        path: &'static str,
+        handler: MethodRouter<S>,
+        scopes: &'static [&'static str],
+    ) -> Self {
+        self.scopes.insert((method, path), scopes);
+        self.router = self.router.route(path, handler);
+        self
+    }
+
+    /// The router, guarded by the key check with the declared scopes. Routes merged into
+    /// `extra` before this call (declared nowhere) accept only keys without scopes.
+    pub fn guarded(
+        self,
+        keys: Arc<ApiKeys>,
+        telemetry: Arc<Telemetry>,
+        extra: Router<S>,
+    ) -> Router<S> {
+        let guard = Arc::new(Guard {
+            keys,
+            telemetry,
+            scopes: self.scopes,
+        });
+        self.router
+            .merge(extra)
+            .layer(axum::middleware::from_fn_with_state(guard, require_api_key))
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Guard {
+    keys: Arc<ApiKeys>,
+    telemetry: Arc<Telemetry>,
+    scopes: ScopeTable,
+}
+
+/// Middleware guarding the backend API (added with `Router::layer`, so it runs after
+/// routing and sees the matched route).
+async fn require_api_key(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    match guard.check(&req) {
         Ok(()) => next.run(req).await,
         Err(e) => {
-            Counters::inc(&sh.counters.api_errors);
+            inc(&guard.telemetry.counters.api_errors);
             e.into_response()
         }
     }
 }
 
-/// The scope a route needs (`None`: any valid key).
-fn required_scope(method: &Method, path: &str) -> Option<&'static str> {
-    match (method, path) {
-        (_, "/api/v1/publish" | "/api/test/socket-event") => Some("publish"),
-        (&Method::PUT, p) if p.starts_with("/api/v1/modules/") => Some("publish"),
-        (_, "/api/v1/notifications") => Some("notifications"),
-        (&Method::POST, "/api/v1/alerts") => Some("notifications"),
-        (_, "/api/v1/stats" | "/api/test/socket-stats" | "/metrics") => Some("admin"),
-        _ => None,
-    }
-}
-
-fn check(sh: &Shared, req: &Request) -> Result<(), ApiError> {
-    let keys = sh.api_keys.read().expect("api keys lock");
-    if keys.is_empty() {
-        // A request carrying forwarding headers came through a proxy: never "loopback".
-        let client = req.extensions().get::<ClientAddr>();
-        return match client {
-            Some(c) if !c.forwarded && c.addr.ip().is_loopback() => Ok(()),
-            _ => Err(ApiError::Forbidden(
-                "no API key is configured: the API answers loopback clients only",
-            )),
+impl Guard {
+    /// The scopes declared for this request's route (`HEAD` is answered by `GET`).
+    fn declared(&self, req: &Request) -> Option<&'static [&'static str]> {
+        let path = req.extensions().get::<MatchedPath>()?.as_str();
+        let method = if req.method() == Method::HEAD {
+            Method::GET
+        } else {
+            req.method().clone()
         };
+        self.scopes
+            .iter()
+            .find(|((m, p), _)| *m == method && *p == path)
+            .map(|(_, s)| *s)
     }
-    let presented = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim())
-        .ok_or(ApiError::Unauthorized)?;
-    // Compare against every key (no early exit) so timing says nothing about which matched.
-    let mut matched = None;
-    for (i, k) in keys.iter().enumerate() {
-        if bool::from(presented.as_bytes().ct_eq(k.key.expose().as_bytes())) {
-            matched = Some(i);
+
+    fn check(&self, req: &Request) -> Result<(), ApiError> {
+        let keys = self.keys.0.read();
+        if keys.is_empty() {
+            // A request carrying forwarding headers came through a proxy: never "loopback".
+            let client = req.extensions().get::<ClientAddr>();
+            return match client {
+                Some(c) if !c.forwarded && c.addr.ip().is_loopback() => Ok(()),
+                _ => Err(ApiError::Forbidden(
+                    "no API key is configured: the API answers loopback clients only",
+                )),
+            };
         }
-    }
-    let key = &keys[matched.ok_or(ApiError::Unauthorized)?];
-    match required_scope(req.method(), req.uri().path()) {
-        Some(scope) if !key.scopes.is_empty() && !key.scopes.iter().any(|s| s == scope) => {
-            tracing::debug!(key = %key.name, scope, "API key lacks the scope");
+        let presented = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
+            .ok_or(ApiError::Unauthorized)?;
+        // Compare against every key (no early exit) so timing says nothing about which
+        // matched.
+        let mut matched = None;
+        for (i, k) in keys.iter().enumerate() {
+            if bool::from(presented.as_bytes().ct_eq(k.key.expose().as_bytes())) {
+                matched = Some(i);
+            }
+        }
+        let key = &keys[matched.ok_or(ApiError::Unauthorized)?];
+        if key.scopes.is_empty() {
+            return Ok(());
+        }
+        let declared = self.declared(req).unwrap_or_default();
+        if key.scopes.iter().any(|s| declared.contains(&s.as_str())) {
+            Ok(())
+        } else {
+            tracing::debug!(key = %key.name, ?declared, "API key lacks the scope");
             Err(ApiError::Forbidden(
                 "this API key does not have the scope this route needs",
             ))
         }
-        _ => Ok(()),
     }
 }

@@ -121,7 +121,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     use serde_json::Value;
     let value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-    if crate::gateway::depth(&value) > max_depth {
+    if crate::support::json::depth(&value) > max_depth {
         return Err(ApiError::Validation(format!(
             "JSON nested deeper than {max_depth} levels"
         )));

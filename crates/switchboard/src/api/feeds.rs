@@ -10,19 +10,17 @@ use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{parse_json, ApiError, ErrorBody, Shape};
-use crate::app::Shared;
+use super::ApiState;
 use crate::feeds::kpi::{self, KpiError};
-use crate::feeds::notify::{self, Recipients};
+use crate::feeds::Recipients;
 use crate::store::{NewAlert, NewNotification, StoreError};
 
 /// Severities accepted for notifications and alerts.
 const SEVERITIES: &[&str] = &["info", "success", "warning", "error"];
 
+/// (The features count database errors where they happen.)
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if !matches!(e, StoreError::NotFound) {
-            crate::metrics::DB_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Unavailable(_) => ApiError::Unavailable,
@@ -31,18 +29,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A module key: what the rules accept as a room id (at most `rules::MAX_ID_LEN`), in
+/// the characters a URL path segment carries as is.
 fn check_module(key: &str) -> Result<(), ApiError> {
     let ok = !key.is_empty()
-        && key.len() <= 64
+        && key.len() <= crate::rules::MAX_ID_LEN
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(ApiError::Validation(
-            "moduleKey must be 1 to 64 characters of a-z, 0-9, - or _".into(),
-        ))
+        Err(ApiError::Validation(format!(
+            "moduleKey must be 1 to {} characters of a-z, 0-9, - or _",
+            crate::rules::MAX_ID_LEN
+        )))
     }
 }
 
@@ -53,17 +54,22 @@ fn check_module(key: &str) -> Result<(), ApiError> {
     responses((status = 200, description = "the module's KPIs"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn put_kpis(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     Path(module): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     check_module(&module)?;
-    let body: Value = parse_json(&body?, Shape::Any, sh.config.max_json_depth)?;
+    let body: Value = parse_json(&body?, Shape::Any, sh.max_json_depth)?;
     let kpis = kpi::validate(&body).map_err(|e| ApiError::Validation(e.to_string()))?;
-    let list = kpi::put(&sh, &module, &kpis).await.map_err(|e| match e {
-        KpiError::Store(s) => ApiError::from(s),
-        other => ApiError::Validation(other.to_string()),
-    })?;
+    let list = sh
+        .feeds
+        .kpis
+        .put(&module, &kpis)
+        .await
+        .map_err(|e| match e {
+            KpiError::Store(s) => ApiError::from(s),
+            other => ApiError::Validation(other.to_string()),
+        })?;
     Ok(Json(json!({ "success": true, "data": list })))
 }
 
@@ -71,12 +77,12 @@ pub async fn put_kpis(
 #[utoipa::path(get, path = "/api/v1/modules/{moduleKey}/kpis", params(("moduleKey" = String, Path, description = "module key")),
     responses((status = 200, description = "the module's KPIs")), security(("api_key" = [])))]
 pub async fn get_kpis(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     Path(module): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_module(&module)?;
     Ok(Json(
-        json!({ "success": true, "data": sh.kpis.module(&module) }),
+        json!({ "success": true, "data": sh.feeds.kpis.module(&module) }),
     ))
 }
 
@@ -123,10 +129,10 @@ fn severity(v: Option<String>) -> Result<String, ApiError> {
     responses((status = 200, description = "the stored notification(s)"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn post_notification(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: NotificationRequest = parse_json(&body?, Shape::Object, sh.config.max_json_depth)?;
+    let req: NotificationRequest = parse_json(&body?, Shape::Object, sh.max_json_depth)?;
     let to = match (req.user_id, req.role, req.room) {
         (Some(u), None, None) if !u.is_empty() => Recipients::User(u),
         (None, Some(r), None) if !r.is_empty() => Recipients::Role(r),
@@ -142,7 +148,7 @@ pub async fn post_notification(
         message: required(req.message, "message")?,
         severity: severity(req.severity)?,
     };
-    let created = notify::send(&sh, &to, &new).await?;
+    let created = sh.feeds.notifications.send(&to, &new).await?;
     let data = if created.len() == 1 {
         json!(created[0])
     } else {
@@ -167,7 +173,7 @@ pub struct NotificationQuery {
 #[utoipa::path(get, path = "/api/v1/notifications", params(NotificationQuery),
     responses((status = 200, description = "{ notifications, unreadCount }"), (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn list_notifications(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     q: Result<Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -180,8 +186,7 @@ pub async fn list_notifications(
         .map(str::to_owned)
         .collect();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let list = sh.store.list(&user, &roles, limit).await?;
-    let unread = sh.store.unread_count(&user, &roles).await?;
+    let (list, unread) = sh.feeds.notifications.list(&user, &roles, limit).await?;
     let items: Vec<Value> = list
         .into_iter()
         .map(|(n, read)| {
@@ -211,22 +216,22 @@ pub struct AlertRequest {
 #[utoipa::path(post, path = "/api/v1/alerts", request_body = AlertRequest,
     responses((status = 200, description = "the stored alert"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn post_alert(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: AlertRequest = parse_json(&body?, Shape::Object, sh.config.max_json_depth)?;
+    let req: AlertRequest = parse_json(&body?, Shape::Object, sh.max_json_depth)?;
     let new = NewAlert {
         title: required(req.title, "title")?,
         message: required(req.message, "message")?,
         severity: severity(req.severity)?,
     };
-    let alert = crate::feeds::alerts::raise(&sh, &new).await?;
+    let alert = sh.feeds.alerts.raise(&new).await?;
     Ok(Json(json!({ "success": true, "data": alert })))
 }
 
 /// The recent alerts, newest first.
 #[utoipa::path(get, path = "/api/v1/alerts", responses((status = 200, description = "recent alerts")), security(("api_key" = [])))]
-pub async fn list_alerts(State(sh): State<Arc<Shared>>) -> Result<Json<Value>, ApiError> {
-    let list = sh.store.recent_alerts(50).await?;
+pub async fn list_alerts(State(sh): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+    let list = sh.feeds.alerts.list(50).await?;
     Ok(Json(json!({ "success": true, "data": list })))
 }

@@ -1,26 +1,52 @@
 //! The backend HTTP API and the engine endpoint, on one axum router.
+//!
+//! Handlers reach the features through [`ApiState`]; each route declares the API key
+//! scopes it accepts where it is registered (see [`auth`]).
 
-mod auth;
+pub mod auth;
 pub mod error;
 pub mod feeds;
 pub mod pages;
 pub mod publish;
 pub mod stats;
 
+pub use auth::{ApiKeys, Routes};
 pub use error::{ApiError, ErrorBody};
 pub use publish::{publish, PublishRequest};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::{middleware, Extension, Json, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa::OpenApi;
 
-use crate::app::Shared;
+use crate::config::Config;
+use crate::feeds::Feeds;
+use crate::hub::Hub;
 use crate::net::ClientAddr;
+use crate::telemetry::Telemetry;
+
+/// What the HTTP handlers reach.
+pub struct ApiState {
+    /// The features (KPIs, notifications, alerts).
+    pub feeds: Arc<Feeds>,
+    /// Counters and metrics.
+    pub telemetry: Arc<Telemetry>,
+    /// The engine.
+    pub hub: Hub,
+    /// Deepest JSON nesting a request body may have.
+    pub max_json_depth: usize,
+}
+
+/// Scope names (`config::API_SCOPES`) as routes declare them.
+const PUBLISH: &[&str] = &["publish"];
+const NOTIFICATIONS: &[&str] = &["notifications"];
+const ADMIN: &[&str] = &["admin"];
+/// Reads of live data: any scope.
+const READ: &[&str] = &["publish", "notifications", "admin"];
 
 /// The OpenAPI document, generated from the handlers and their types.
 #[derive(OpenApi)]
@@ -51,36 +77,73 @@ impl utoipa::Modify for SecurityAddon {
 /// The socket.io-client browser bundle, taken from the npm package at build time.
 static CLIENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/socket.io.min.js"));
 
-/// Everything served on the listening port.
-pub fn router(sh: Arc<Shared>) -> Router {
-    let api = Router::new()
-        .route("/api/v1/publish", post(publish::publish_route))
-        .route("/api/v1/stats", get(stats::stats))
-        .route("/api/test/socket-event", post(publish::socket_event_route))
-        .route("/api/test/socket-stats", get(stats::socket_stats))
+/// The backend API routes, each with the scopes it accepts.
+fn api_routes() -> Routes<Arc<ApiState>> {
+    use Method as M;
+    Routes::new()
         .route(
+            M::POST,
+            "/api/v1/publish",
+            post(publish::publish_route),
+            PUBLISH,
+        )
+        .route(
+            M::POST,
+            "/api/test/socket-event",
+            post(publish::socket_event_route),
+            PUBLISH,
+        )
+        .route(
+            M::PUT,
             "/api/v1/modules/{module}/kpis",
-            get(feeds::get_kpis).put(feeds::put_kpis),
+            put(feeds::put_kpis),
+            PUBLISH,
         )
         .route(
+            M::GET,
+            "/api/v1/modules/{module}/kpis",
+            get(feeds::get_kpis),
+            READ,
+        )
+        .route(
+            M::GET,
             "/api/v1/notifications",
-            get(feeds::list_notifications).post(feeds::post_notification),
+            get(feeds::list_notifications),
+            NOTIFICATIONS,
         )
         .route(
-            "/api/v1/alerts",
-            get(feeds::list_alerts).post(feeds::post_alert),
+            M::POST,
+            "/api/v1/notifications",
+            post(feeds::post_notification),
+            NOTIFICATIONS,
         )
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(
-            sh.clone(),
-            auth::require_api_key,
-        ))
-        .layer(DefaultBodyLimit::max(sh.config.http_body_limit));
-    let cors = cors_layer(&sh.config.cors_origins);
+        .route(
+            M::POST,
+            "/api/v1/alerts",
+            post(feeds::post_alert),
+            NOTIFICATIONS,
+        )
+        .route(M::GET, "/api/v1/alerts", get(feeds::list_alerts), READ)
+        .route(M::GET, "/api/v1/stats", get(stats::stats), ADMIN)
+        .route(
+            M::GET,
+            "/api/test/socket-stats",
+            get(stats::socket_stats),
+            ADMIN,
+        )
+        .route(M::GET, "/metrics", get(metrics), ADMIN)
+}
+
+/// Everything served on the listening port.
+pub fn router(sh: Arc<ApiState>, keys: Arc<ApiKeys>, config: &Config) -> Router {
+    let api = api_routes()
+        .guarded(keys, sh.telemetry.clone(), Router::new())
+        .layer(DefaultBodyLimit::max(config.http_body_limit));
+    let cors = cors_layer(&config.cors_origins);
     let proxies = Arc::new(crate::net::TrustedProxies::from_config(
-        &sh.config.trusted_proxies,
+        &config.trusted_proxies,
     ));
-    let root = if sh.config.demo {
+    let root = if config.demo {
         Router::new().route("/", get(pages::demo))
     } else {
         Router::new()
@@ -130,17 +193,17 @@ fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
 
 /// Hand Engine.IO requests (polling, WebSocket upgrade) to the engine.
 async fn engine(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     Extension(client): Extension<ClientAddr>,
     mut req: Request,
 ) -> Response {
     req.extensions_mut().insert(sio::RemoteAddr(client.addr));
-    sh.io.handle(req).await.map(axum::body::Body::new)
+    sh.hub.io().handle(req).await.map(axum::body::Body::new)
 }
 
 /// Prometheus text exposition (same access rule as the API).
-async fn metrics(State(sh): State<Arc<Shared>>) -> Response {
-    let body = sh.metrics.render();
+async fn metrics(State(sh): State<Arc<ApiState>>) -> Response {
+    let body = sh.telemetry.render();
     (
         [(
             header::CONTENT_TYPE,

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 use super::error::{parse_json, ApiError, ErrorBody, Shape};
-use crate::app::{Counters, Shared};
-use crate::gateway::timestamp;
+use super::ApiState;
+use crate::support::clock::timestamp;
+use crate::telemetry::inc;
 
 /// Most events in one batch.
 const MAX_BATCH: usize = 1000;
@@ -116,8 +117,8 @@ impl PublishRequest {
 }
 
 /// Emit through the engine (the same path for the API and the compatibility route).
-pub fn publish(sh: &Shared, req: &PublishRequest) -> Delivery {
-    let mut op = sh.root().broadcast();
+pub fn publish(sh: &ApiState, req: &PublishRequest) -> Delivery {
+    let mut op = sh.hub.root().broadcast();
     for r in &req.rooms {
         op = op.to(r);
     }
@@ -128,11 +129,9 @@ pub fn publish(sh: &Shared, req: &PublishRequest) -> Delivery {
         op = op.volatile();
     }
     let recipients = op.emit_raw(&req.event, req.data.to_string(), Vec::new());
-    Counters::inc(&sh.counters.published);
-    sh.metrics
-        .published
-        .get_or_create(&sh.metrics.event_label(&req.event))
-        .inc();
+    let t = &sh.telemetry;
+    inc(&t.counters.published);
+    t.published.get_or_create(&t.event_label(&req.event)).inc();
     Delivery {
         delivered_to_rooms: req.rooms.clone(),
         recipients,
@@ -145,23 +144,23 @@ pub fn publish(sh: &Shared, req: &PublishRequest) -> Delivery {
     responses((status = 200, body = PublishResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn publish_route(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
     // Timed as a whole, parse to answer (the histogram of `/metrics`).
     let started = std::time::Instant::now();
     let res = publish_inner(&sh, body);
-    sh.metrics
+    sh.telemetry
         .publish_seconds
         .observe(started.elapsed().as_secs_f64());
     res
 }
 
 fn publish_inner(
-    sh: &Arc<Shared>,
+    sh: &Arc<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
-    let body: Value = parse_json(&body?, Shape::ObjectOrBatch, sh.config.max_json_depth)?;
+    let body: Value = parse_json(&body?, Shape::ObjectOrBatch, sh.max_json_depth)?;
     let data = match PublishBody::from_checked(body)? {
         PublishBody::One(req) => {
             req.validate()?;
@@ -206,10 +205,10 @@ pub struct SocketEventRequest {
     responses((status = 200, body = PublishResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn socket_event_route(
-    State(sh): State<Arc<Shared>>,
+    State(sh): State<Arc<ApiState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body: SocketEventRequest = parse_json(&body?, Shape::Object, sh.config.max_json_depth)?;
+    let body: SocketEventRequest = parse_json(&body?, Shape::Object, sh.max_json_depth)?;
     let req = PublishRequest {
         event: body.event,
         data: body.data,

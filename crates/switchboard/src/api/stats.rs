@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-use crate::app::Shared;
-use crate::gateway::timestamp;
+use super::ApiState;
+use crate::support::clock::timestamp;
 
 /// A room and its member count.
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,11 +81,13 @@ pub async fn health() -> Json<Value> {
 
 /// Connections, rooms with member counts, counters.
 #[utoipa::path(get, path = "/api/v1/stats", responses((status = 200, body = StatsResponse)), security(("api_key" = [])))]
-pub async fn stats(State(sh): State<Arc<Shared>>) -> Json<StatsResponse> {
-    let ns = sh.root();
-    let (websocket, polling) = sh.io.sessions_by_transport();
-    let e = sh.io.stats();
-    let c = &sh.counters;
+pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
+    let ns = sh.hub.root();
+    let io = sh.hub.io();
+    let t = &sh.telemetry;
+    let (websocket, polling) = io.sessions_by_transport();
+    let e = io.stats();
+    let c = &t.counters;
     Json(StatsResponse {
         success: true,
         data: Stats {
@@ -96,9 +98,8 @@ pub async fn stats(State(sh): State<Arc<Shared>>) -> Json<StatsResponse> {
                 .into_iter()
                 .map(|(name, members)| RoomStat { name, members })
                 .collect(),
-            uptime_seconds: sh.started.elapsed().as_secs(),
-            addresses: sh
-                .io
+            uptime_seconds: t.started.elapsed().as_secs(),
+            addresses: io
                 .busiest_addresses(10)
                 .into_iter()
                 .map(|(ip, sessions)| AddressStat {
@@ -106,15 +107,8 @@ pub async fn stats(State(sh): State<Arc<Shared>>) -> Json<StatsResponse> {
                     sessions,
                 })
                 .collect(),
-            node: sh.node_id.clone(),
-            recent: sh
-                .recent
-                .lock()
-                .expect("recent lock")
-                .iter()
-                .rev()
-                .cloned()
-                .collect(),
+            node: t.node_id.clone(),
+            recent: t.recent(),
             counters: json!({
                 "events_in": e.events_in.load(Relaxed),
                 "deliveries": e.deliveries.load(Relaxed),
@@ -148,8 +142,8 @@ pub async fn stats(State(sh): State<Arc<Shared>>) -> Json<StatsResponse> {
 
 /// `GET /api/test/socket-stats` (SPEC §1c envelope).
 #[utoipa::path(get, path = "/api/test/socket-stats", responses((status = 200, description = "totals")), security(("api_key" = [])))]
-pub async fn socket_stats(State(sh): State<Arc<Shared>>) -> Json<Value> {
-    let ns = sh.root();
+pub async fn socket_stats(State(sh): State<Arc<ApiState>>) -> Json<Value> {
+    let ns = sh.hub.root();
     Json(json!({
         "success": true,
         "data": { "totalConnections": ns.socket_count(), "activeRooms": ns.rooms().len(), "timestamp": timestamp() }

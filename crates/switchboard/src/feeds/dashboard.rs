@@ -2,10 +2,13 @@
 //! the server's own figures — nothing here is hard-coded data.
 
 use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
 
-use crate::app::Shared;
-use crate::gateway::timestamp;
+use super::Kpis;
+use crate::hub::Hub;
 use crate::store::KpiRecord;
+use crate::support::clock::timestamp;
 
 /// The ERP dashboard room (not the queue system's staff-only `dashboard`).
 pub const ROOM: &str = "kpi-dashboard";
@@ -55,9 +58,51 @@ fn change(k: &KpiRecord) -> Option<(f64, f64)> {
     Some((abs, pct))
 }
 
-/// Build the summary from the current state.
-pub fn summary(sh: &Shared) -> Value {
-    let all = sh.kpis.all();
+/// The ERP dashboard summary: derived from the KPIs, sent to its room.
+pub struct Dashboard {
+    kpis: Arc<Kpis>,
+    hub: Hub,
+    started: Instant,
+}
+
+impl Dashboard {
+    /// A dashboard over `kpis`; uptime counts from `started`.
+    pub fn new(kpis: Arc<Kpis>, hub: Hub, started: Instant) -> Self {
+        Self { kpis, hub, started }
+    }
+
+    /// Build the summary from the current state.
+    pub fn summary(&self) -> Value {
+        summary(
+            &self.kpis.all(),
+            self.hub.root().socket_count(),
+            self.started.elapsed().as_secs(),
+        )
+    }
+
+    /// The summary to one socket (the `dashboard_snapshot` join hook).
+    pub fn snapshot(&self, socket: &sio::Socket) {
+        let _ = socket.emit("dashboard:update", &self.summary());
+    }
+
+    /// Volatile periodic update to the dashboard room (skipped when nobody watches).
+    pub fn tick(&self) {
+        let ns = self.hub.root();
+        if ns.room_size(ROOM) > 0 {
+            let _ = ns
+                .to(ROOM)
+                .volatile()
+                .emit("dashboard:update", &self.summary());
+        }
+    }
+}
+
+/// The summary of `all` KPIs, `connections` and `uptime` seconds.
+fn summary(
+    all: &std::collections::BTreeMap<String, Vec<KpiRecord>>,
+    connections: usize,
+    uptime: u64,
+) -> Value {
     let mut cards: Vec<Value> = all
         .iter()
         .map(|(module, list)| {
@@ -74,8 +119,7 @@ pub fn summary(sh: &Shared) -> Value {
             })
         })
         .collect();
-    let uptime = sh.started.elapsed().as_secs();
-    cards.push(json!({ "id": "system:connections", "title": "Live connections", "value": sh.root().socket_count(), "status": "info" }));
+    cards.push(json!({ "id": "system:connections", "title": "Live connections", "value": connections, "status": "info" }));
     cards.push(json!({
         "id": "system:uptime", "title": "Server uptime", "value": format!("{}h {:02}m", uptime / 3600, uptime / 60 % 60),
         "seconds": uptime, "status": "info",
@@ -98,15 +142,4 @@ pub fn summary(sh: &Shared) -> Value {
     moved.sort_by(|a, b| b.0.total_cmp(&a.0));
     let top: Vec<Value> = moved.into_iter().take(TOP_N).map(|(_, v)| v).collect();
     json!({ "summaryCards": cards, "topKPIs": top, "timestamp": timestamp() })
-}
-
-/// Volatile periodic update to the dashboard room (skipped when nobody watches).
-pub fn tick(sh: &Shared) {
-    let ns = sh.root();
-    if ns.room_size(ROOM) > 0 {
-        let _ = ns
-            .to(ROOM)
-            .volatile()
-            .emit("dashboard:update", &summary(sh));
-    }
 }

@@ -4,13 +4,12 @@
 
 use rand::Rng;
 use serde_json::json;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::app::Shared;
 use crate::store::{Kpi, NewAlert, NewNotification};
 
-use super::notify::Recipients;
+use super::{Alerts, Feeds, Kpis, Notifications, Recipients};
 
 /// One simulated KPI: label, starting value, plausible range, decimals, whether higher
 /// is better, and the warning / error thresholds.
@@ -440,23 +439,35 @@ fn kpi(def: &Def, v: f64, prev: f64, history: &[f64]) -> Kpi {
 }
 
 /// Seed (modules that have no KPIs yet) and run the simulator until the app is dropped.
-pub fn spawn(shared: Weak<Shared>) {
+pub fn spawn(feeds: &Feeds) {
+    let demo = Demo {
+        kpis: Arc::downgrade(&feeds.kpis),
+        notifications: Arc::downgrade(&feeds.notifications),
+        alerts: Arc::downgrade(&feeds.alerts),
+    };
     tokio::spawn(async move {
-        if let Err(e) = run(shared).await {
+        if let Err(e) = run(demo).await {
             tracing::error!(error = %e, "demo simulator stopped");
         }
     });
 }
 
-async fn run(shared: Weak<Shared>) -> anyhow::Result<()> {
+/// The features the simulator writes through (weak: it stops when the app is dropped).
+struct Demo {
+    kpis: Weak<Kpis>,
+    notifications: Weak<Notifications>,
+    alerts: Weak<Alerts>,
+}
+
+async fn run(demo: Demo) -> anyhow::Result<()> {
     // Current value and the last few values of every KPI.
     let mut state: Vec<Vec<(f64, Vec<f64>)>> = Vec::new();
     {
-        let Some(sh) = shared.upgrade() else {
+        let Some(kpis) = demo.kpis.upgrade() else {
             return Ok(());
         };
         for (module, defs) in MODULES {
-            let existing = sh.kpis.module(module);
+            let existing = kpis.module(module);
             let mut row = Vec::new();
             for def in defs.iter() {
                 let v = existing
@@ -472,7 +483,7 @@ async fn run(shared: Weak<Shared>) -> anyhow::Result<()> {
                     .zip(&row)
                     .map(|(def, (v, h))| kpi(def, *v, *v, h))
                     .collect();
-                super::kpi::put(&sh, module, &list).await?;
+                kpis.put(module, &list).await?;
             }
             state.push(row);
         }
@@ -483,7 +494,11 @@ async fn run(shared: Weak<Shared>) -> anyhow::Result<()> {
     loop {
         iv.tick().await;
         tick += 1;
-        let Some(sh) = shared.upgrade() else {
+        let (Some(kpis), Some(notifications), Some(alerts)) = (
+            demo.kpis.upgrade(),
+            demo.notifications.upgrade(),
+            demo.alerts.upgrade(),
+        ) else {
             return Ok(());
         };
         // Move two or three modules a little each tick.
@@ -511,7 +526,7 @@ async fn run(shared: Weak<Shared>) -> anyhow::Result<()> {
                     })
                     .collect()
             };
-            if let Err(e) = super::kpi::put(&sh, module, &list).await {
+            if let Err(e) = kpis.put(module, &list).await {
                 tracing::warn!(error = %e, "demo: KPI update failed");
             }
         }
@@ -524,7 +539,9 @@ async fn run(shared: Weak<Shared>) -> anyhow::Result<()> {
                 ),
                 severity: "info".into(),
             };
-            let _ = super::notify::send(&sh, &Recipients::User("demo".into()), &n).await;
+            let _ = notifications
+                .send(&Recipients::User("demo".into()), &n)
+                .await;
         }
         if tick.is_multiple_of(23) {
             let a = NewAlert {
@@ -532,7 +549,7 @@ async fn run(shared: Weak<Shared>) -> anyhow::Result<()> {
                 message: "Nightly backup took 20% longer than usual".into(),
                 severity: "warning".into(),
             };
-            let _ = super::alerts::raise(&sh, &a).await;
+            let _ = alerts.raise(&a).await;
         }
     }
 }

@@ -1,56 +1,83 @@
-//! Module KPIs: an in-memory copy of the store's KPIs (loaded at start, updated on every
-//! write) so snapshots and the periodic re-broadcast need no query per subscriber.
+//! Module KPIs: the feature that owns the in-memory copy of the store's KPIs (loaded at
+//! start, updated on every write, so snapshots and the periodic re-broadcast need no
+//! query per subscriber) and the module rooms `module:{key}`.
 
-use serde_json::Value;
+use parking_lot::RwLock;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::Arc;
 
-use crate::app::Shared;
-use crate::store::{Kpi, KpiRecord, StoreError};
+use crate::hub::Hub;
+use crate::store::{Kpi, KpiRecord, Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// KPI statuses clients understand.
 pub const STATUSES: &[&str] = &["success", "warning", "error", "info"];
 
-/// The current KPIs of every module.
-#[derive(Debug, Default)]
-pub struct KpiCache {
+/// What a KPI carries when the writer leaves `trend` out.
+pub const DEFAULT_TREND: &str = "flat";
+/// What a KPI carries when the writer leaves `status` out.
+pub const DEFAULT_STATUS: &str = "info";
+
+/// Module KPIs: the cache, the store behind it, the module rooms.
+pub struct Kpis {
+    store: Store,
+    hub: Hub,
+    telemetry: Arc<Telemetry>,
     modules: RwLock<BTreeMap<String, Vec<KpiRecord>>>,
 }
 
-impl KpiCache {
+impl Kpis {
     /// Start from what the store holds.
-    pub fn new(all: BTreeMap<String, Vec<KpiRecord>>) -> Self {
-        Self {
+    pub async fn open(
+        store: Store,
+        hub: Hub,
+        telemetry: Arc<Telemetry>,
+    ) -> Result<Self, StoreError> {
+        let all = store.all_kpis().await?;
+        Ok(Self {
+            store,
+            hub,
+            telemetry,
             modules: RwLock::new(all),
-        }
+        })
     }
     /// One module's KPIs (empty if unknown).
     pub fn module(&self, module: &str) -> Vec<KpiRecord> {
-        self.modules
-            .read()
-            .expect("kpi lock")
-            .get(module)
-            .cloned()
-            .unwrap_or_default()
+        self.modules.read().get(module).cloned().unwrap_or_default()
     }
     /// Every module with its KPIs.
     pub fn all(&self) -> BTreeMap<String, Vec<KpiRecord>> {
-        self.modules.read().expect("kpi lock").clone()
+        self.modules.read().clone()
     }
-    fn set(&self, module: &str, list: Vec<KpiRecord>) {
-        self.modules
-            .write()
-            .expect("kpi lock")
-            .insert(module.to_owned(), list);
+
+    /// Store the KPIs, then emit the module's full list to its room (reliable).
+    pub async fn put(&self, module: &str, kpis: &[Kpi]) -> Result<Vec<KpiRecord>, KpiError> {
+        let now = crate::support::clock::now_ms();
+        let list = self
+            .store
+            .upsert_kpis(module, kpis, now)
+            .await
+            .inspect_err(|_| self.telemetry.db_error())?;
+        self.modules.write().insert(module.to_owned(), list.clone());
+        let _ = self.hub.root().to(room(module)).emit(&event(module), &list);
+        Ok(list)
     }
-    /// Module names.
-    pub fn modules(&self) -> Vec<String> {
-        self.modules
-            .read()
-            .expect("kpi lock")
-            .keys()
-            .cloned()
-            .collect()
+
+    /// Send a module's snapshot to one socket (the `kpi_snapshot` join hook).
+    pub fn snapshot(&self, socket: &sio::Socket, module: &str) {
+        let _ = socket.emit(&event(module), &self.module(module));
+    }
+
+    /// Volatile re-broadcast of each module's KPIs to its room, skipping empty rooms.
+    pub fn tick(&self) {
+        let ns = self.hub.root();
+        for (module, list) in self.modules.read().iter() {
+            let r = room(module);
+            if ns.room_size(&r) > 0 {
+                let _ = ns.to(&r).volatile().emit(&event(module), list);
+            }
+        }
     }
 }
 
@@ -116,7 +143,7 @@ pub fn validate(body: &Value) -> Result<Vec<Kpi>, KpiError> {
             _ => return Err(invalid(i, "value", "required, a number or a string")),
         };
         let status = match obj.get("status") {
-            None | Some(Value::Null) => None,
+            None | Some(Value::Null) => Some(DEFAULT_STATUS.to_owned()),
             Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
             Some(_) => {
                 return Err(invalid(
@@ -130,36 +157,17 @@ pub fn validate(body: &Value) -> Result<Vec<Kpi>, KpiError> {
             id: id.to_owned(),
             label: label.to_owned(),
             value,
-            trend: obj.get("trend").filter(|v| !v.is_null()).cloned(),
+            trend: Some(
+                obj.get("trend")
+                    .filter(|v| !v.is_null())
+                    .cloned()
+                    .unwrap_or_else(|| json!(DEFAULT_TREND)),
+            ),
             status,
             chart: obj.get("chart").filter(|v| !v.is_null()).cloned(),
         });
     }
     Ok(out)
-}
-
-/// Store the KPIs, then emit the module's full list to its room (reliable).
-pub async fn put(sh: &Shared, module: &str, kpis: &[Kpi]) -> Result<Vec<KpiRecord>, KpiError> {
-    let list = sh.store.upsert_kpis(module, kpis, super::now_ms()).await?;
-    sh.kpis.set(module, list.clone());
-    let _ = sh.root().to(room(module)).emit(&event(module), &list);
-    Ok(list)
-}
-
-/// Send a module's snapshot to one socket.
-pub fn snapshot(sh: &Shared, socket: &sio::Socket, module: &str) {
-    let _ = socket.emit(&event(module), &sh.kpis.module(module));
-}
-
-/// Volatile re-broadcast of each module's KPIs to its room, skipping empty rooms.
-pub fn tick(sh: &Shared) {
-    let ns = sh.root();
-    for (module, list) in sh.kpis.all() {
-        let r = room(&module);
-        if ns.room_size(&r) > 0 {
-            let _ = ns.to(&r).volatile().emit(&event(&module), &list);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -180,5 +188,18 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().starts_with("kpis[0].status"));
         assert!(validate(&json!({ "id": "a" })).is_err());
+    }
+
+    #[test]
+    fn omitted_trend_and_status_are_defaulted() {
+        let k = validate(&json!([{ "id": "a", "label": "A", "value": 1 }])).unwrap();
+        assert_eq!(k[0].trend, Some(json!("flat")));
+        assert_eq!(k[0].status.as_deref(), Some("info"));
+        let k = validate(
+            &json!([{ "id": "a", "label": "A", "value": 1, "trend": "up", "status": "error" }]),
+        )
+        .unwrap();
+        assert_eq!(k[0].trend, Some(json!("up")));
+        assert_eq!(k[0].status.as_deref(), Some("error"));
     }
 }

@@ -1,58 +1,181 @@
-//! Live feeds built on the store: KPIs, the dashboard summary, notifications, alerts,
-//! server metrics for the queue system, and the `--demo` simulator. Every feed writes
-//! through the [`Store`](crate::store::Store) first and then emits, so what clients see
-//! is what is stored. Periodic ticks are volatile; change events are reliable.
+//! Live feeds built on the store, one type per feature, each owning its cache, its room
+//! naming and its handles to the store and the engine: [`Kpis`], [`Dashboard`],
+//! [`Notifications`], [`Alerts`], [`LoadMetrics`], the queue system's [`Queue`] events,
+//! and the `--demo` simulator. Every feed writes through the [`Store`] first and then
+//! emits, so what clients see is what is stored. Periodic ticks are volatile; change
+//! events are reliable.
+//!
+//! [`Feeds`] holds them all; the rules table's `on_join` names resolve to a feature here
+//! ([`Feeds::hook`]), once, at start-up.
 
 pub mod alerts;
 pub mod dashboard;
 pub mod demo;
 pub mod kpi;
-pub mod metrics;
+pub mod load;
 pub mod notify;
+pub mod queue;
 
-use std::sync::Weak;
+pub use alerts::Alerts;
+pub use dashboard::Dashboard;
+pub use kpi::Kpis;
+pub use load::LoadMetrics;
+pub use notify::{Notifications, Recipients};
+pub use queue::Queue;
+
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::app::Shared;
+use crate::hub::Hub;
+use crate::rules::{Identity, OnJoin};
+use crate::store::{Store, StoreError};
+use crate::telemetry::Telemetry;
 
-/// Run the periodic ticks until the app is dropped.
-pub fn spawn_ticks(shared: Weak<Shared>, kpi_every: Duration, dashboard_every: Duration) {
-    tokio::spawn(tick_loop(shared.clone(), kpi_every, "kpi", kpi::tick));
-    tokio::spawn(tick_loop(
-        shared.clone(),
-        dashboard_every,
-        "dashboard",
-        dashboard::tick,
-    ));
-    tokio::spawn(tick_loop(
-        shared,
-        dashboard_every,
-        "load_balancing_metrics",
-        metrics::tick,
-    ));
+/// A successful join, as an `on_join` feature sees it.
+#[derive(Debug)]
+pub struct Joined<'a> {
+    /// The client event.
+    pub event: &'a str,
+    /// The room joined.
+    pub room: &'a str,
+    /// The value that filled the room template (`None` for a static room).
+    pub id: Option<&'a str>,
+    /// The caller.
+    pub who: &'a Identity,
 }
 
-async fn tick_loop(shared: Weak<Shared>, every: Duration, name: &'static str, f: fn(&Shared)) {
-    let mut iv = tokio::time::interval(every);
-    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    iv.tick().await; // the first tick is immediate
-    loop {
-        iv.tick().await;
-        let Some(sh) = shared.upgrade() else { return };
-        let started = std::time::Instant::now();
-        f(&sh);
-        let label = vec![("feed".to_owned(), name.to_owned())];
-        sh.metrics
-            .tick_seconds
-            .get_or_create(&label)
-            .observe(started.elapsed().as_secs_f64());
+/// What runs after a join: a feature resolved from an [`OnJoin`] name.
+pub type JoinHook = Arc<dyn Fn(&sio::Socket, &Joined<'_>) + Send + Sync>;
+
+/// Every feature, composed once by `app`.
+pub struct Feeds {
+    /// Module KPIs.
+    pub kpis: Arc<Kpis>,
+    /// The ERP dashboard summary.
+    pub dashboard: Arc<Dashboard>,
+    /// Notifications.
+    pub notifications: Arc<Notifications>,
+    /// System alerts.
+    pub alerts: Arc<Alerts>,
+    /// `loadBalancingMetrics`.
+    pub load: Arc<LoadMetrics>,
+    /// The queue system's presence events.
+    pub queue: Arc<Queue>,
+}
+
+impl Feeds {
+    /// Load the caches from `store`; deliveries go through `hub`.
+    pub async fn open(
+        store: Store,
+        hub: Hub,
+        telemetry: Arc<Telemetry>,
+    ) -> Result<Self, StoreError> {
+        let kpis = Arc::new(Kpis::open(store.clone(), hub.clone(), telemetry.clone()).await?);
+        let alerts = Arc::new(Alerts::open(store.clone(), hub.clone(), telemetry.clone()).await?);
+        Ok(Self {
+            dashboard: Arc::new(Dashboard::new(kpis.clone(), hub.clone(), telemetry.started)),
+            notifications: Arc::new(Notifications::new(store, hub.clone(), telemetry.clone())),
+            load: Arc::new(LoadMetrics::new(hub, telemetry)),
+            queue: Arc::new(Queue),
+            kpis,
+            alerts,
+        })
+    }
+
+    /// The feature an `on_join` name stands for.
+    pub fn hook(&self, on: OnJoin) -> JoinHook {
+        match on {
+            OnJoin::KpiSnapshot => {
+                let kpis = self.kpis.clone();
+                Arc::new(move |s, j| kpis.snapshot(s, j.id.unwrap_or_default()))
+            }
+            OnJoin::DashboardSnapshot => {
+                let dashboard = self.dashboard.clone();
+                Arc::new(move |s, _| dashboard.snapshot(s))
+            }
+            OnJoin::NotificationReplay => {
+                let notifications = self.notifications.clone();
+                Arc::new(move |s, j| notifications.replay_later(s, j.who, j.event))
+            }
+            OnJoin::StaffUpdate => {
+                let queue = self.queue.clone();
+                Arc::new(move |s, j| queue.staff_joined(s, j.room))
+            }
+            OnJoin::QueueUserJoined => {
+                let queue = self.queue.clone();
+                Arc::new(move |s, j| queue.user_joined(s, j.room, j.id.unwrap_or_default()))
+            }
+        }
+    }
+
+    /// A socket connected (after the connect hook): the recent alerts.
+    pub fn on_connection(&self, socket: &sio::Socket) {
+        self.alerts.on_connection(socket);
+    }
+
+    /// A socket left.
+    pub fn on_disconnect(&self, socket: &sio::Socket) {
+        self.queue.on_disconnect(socket);
+    }
+
+    /// Run the periodic ticks until the features are dropped.
+    pub fn spawn_ticks(
+        &self,
+        telemetry: &Arc<Telemetry>,
+        kpi_every: Duration,
+        dashboard_every: Duration,
+    ) {
+        let t = Arc::downgrade(telemetry);
+        tick(
+            Arc::downgrade(&self.kpis),
+            t.clone(),
+            kpi_every,
+            "kpi",
+            Kpis::tick,
+        );
+        tick(
+            Arc::downgrade(&self.dashboard),
+            t.clone(),
+            dashboard_every,
+            "dashboard",
+            Dashboard::tick,
+        );
+        tick(
+            Arc::downgrade(&self.load),
+            t,
+            dashboard_every,
+            "load_balancing_metrics",
+            LoadMetrics::tick,
+        );
     }
 }
 
-/// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+/// Call `f` on `feature` every `every` (the first tick one period after start), timing
+/// each call into `feed_tick_duration_seconds`.
+fn tick<T: Send + Sync + 'static>(
+    feature: Weak<T>,
+    telemetry: Weak<Telemetry>,
+    every: Duration,
+    name: &'static str,
+    f: fn(&T),
+) {
+    tokio::spawn(async move {
+        let mut iv = tokio::time::interval(every);
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        iv.tick().await; // the first tick is immediate
+        loop {
+            iv.tick().await;
+            let Some(feature) = feature.upgrade() else {
+                return;
+            };
+            let started = std::time::Instant::now();
+            f(&feature);
+            if let Some(t) = telemetry.upgrade() {
+                let label = vec![("feed".to_owned(), name.to_owned())];
+                t.tick_seconds
+                    .get_or_create(&label)
+                    .observe(started.elapsed().as_secs_f64());
+            }
+        }
+    });
 }

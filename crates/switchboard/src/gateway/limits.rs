@@ -1,9 +1,56 @@
-//! Per-socket limits: an event-rate token bucket and the room cap; JSON nesting depth.
-//! Every refusal is answered and counted. (Per-IP limits live in the engine.)
+//! Per-socket limits: an event-rate token bucket, the room cap, the JSON nesting depth
+//! and the `clientInfo` size. Every refusal is answered and counted by the gateway.
+//! (Per-IP limits live in the engine.)
 
-use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// The gateway's per-socket limits, from the configuration.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Events per second a socket may send (0: no limit).
+    pub rate_per_sec: u64,
+    /// Bucket capacity.
+    pub burst: u64,
+    /// Refused events in a row before the socket is disconnected.
+    pub disconnect_after: u64,
+    /// Rooms a socket may be in (besides its own id room).
+    pub max_rooms_per_socket: usize,
+    /// Deepest JSON nesting a rule payload may have.
+    pub max_json_depth: usize,
+    /// Largest `clientInfo` report kept on a socket (it also lives on in the recovery
+    /// store for the recovery window after a disconnect).
+    pub max_client_info_bytes: usize,
+}
+
+/// Largest `clientInfo` report kept on a socket.
+pub const MAX_CLIENT_INFO_BYTES: usize = 4096;
+
+impl Limits {
+    /// A full bucket for a new socket.
+    pub fn bucket(&self) -> Bucket {
+        Bucket::new(self.burst)
+    }
+
+    /// Take one token from `bucket`.
+    pub fn take(&self, bucket: &Bucket) -> Verdict {
+        bucket.take(self.rate_per_sec, self.burst, self.disconnect_after)
+    }
+
+    /// May `socket` join `room`? The error says why not.
+    pub fn check_room_cap(&self, socket: &sio::Socket, room: &str) -> Result<(), String> {
+        // The socket's own id room does not count towards the cap.
+        let rooms = socket.rooms();
+        if !rooms.iter().any(|r| r == room) && rooms.len() > self.max_rooms_per_socket {
+            return Err(format!(
+                "room limit reached ({} rooms per connection)",
+                self.max_rooms_per_socket
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A socket's token bucket (shared by its handlers through the socket's data).
 #[derive(Debug, Clone)]
@@ -43,7 +90,7 @@ impl Bucket {
         if per_sec == 0 {
             return Verdict::Allow;
         }
-        let mut s = self.0.lock().expect("bucket lock");
+        let mut s = self.0.lock();
         let now = Instant::now();
         let refill = now.duration_since(s.last).as_secs_f64() * per_sec as f64;
         s.tokens = (s.tokens + refill).min(burst as f64);
@@ -63,25 +110,9 @@ impl Bucket {
     }
 }
 
-/// Nesting depth of a JSON value (a scalar is 1), without recursion.
-pub fn depth(v: &Value) -> usize {
-    let mut max = 0;
-    let mut stack = vec![(v, 1usize)];
-    while let Some((v, d)) = stack.pop() {
-        max = max.max(d);
-        match v {
-            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
-            Value::Object(o) => stack.extend(o.values().map(|x| (x, d + 1))),
-            _ => {}
-        }
-    }
-    max
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn bucket_allows_a_burst_then_limits_then_disconnects() {
@@ -92,11 +123,5 @@ mod tests {
         assert_eq!(b.take(1, 3, 2), Verdict::Limited);
         assert_eq!(b.take(1, 3, 2), Verdict::Disconnect);
         assert_eq!(Bucket::new(1).take(0, 1, 1), Verdict::Allow, "0 = off");
-    }
-
-    #[test]
-    fn depth_of_values() {
-        assert_eq!(depth(&json!(1)), 1);
-        assert_eq!(depth(&json!({ "a": [1, { "b": [] }] })), 4);
     }
 }

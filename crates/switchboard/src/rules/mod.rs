@@ -78,6 +78,31 @@ pub enum AckShape {
     None,
 }
 
+/// What happens after a join, besides the ack: a feature answers the joiner or tells the
+/// room. Unknown names are refused when the rules table is read, at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnJoin {
+    /// The module's current KPIs (`kpi:update:{id}`) to the joiner.
+    KpiSnapshot,
+    /// The dashboard summary (`dashboard:update`) to the joiner.
+    DashboardSnapshot,
+    /// The caller's unread notifications (`notification:new`, oldest first).
+    NotificationReplay,
+    /// `staffConnectionUpdate` to the room, now and when the socket leaves.
+    StaffUpdate,
+    /// `queueUserJoined { serviceType: id }` to the room.
+    QueueUserJoined,
+}
+
+impl OnJoin {
+    /// The feature tells the room (and so runs before the joiner's ack) rather than
+    /// answering the joiner (after the ack).
+    pub fn tells_room(self) -> bool {
+        matches!(self, OnJoin::StaffUpdate | OnJoin::QueueUserJoined)
+    }
+}
+
 /// One rule as written in `presets.toml` or a config file's `[[rules.custom]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleDef {
@@ -96,6 +121,9 @@ pub struct RuleDef {
     /// Ack shape. Defaults to `room`.
     #[serde(default)]
     pub ack: AckShape,
+    /// What a feature does after a successful join. Defaults to nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_join: Option<OnJoin>,
 }
 
 /// The `[rules]` section of the config file.
@@ -147,6 +175,8 @@ pub struct Rule {
     pub permission: Vec<Permission>,
     /// Ack shape.
     pub ack: AckShape,
+    /// What a feature does after a successful join.
+    pub on_join: Option<OnJoin>,
     /// The preset the rule comes from, or [`CUSTOM`].
     pub preset: String,
 }
@@ -178,6 +208,11 @@ impl Rule {
         {
             return Err(invalid(
                 "this event is handled by the gateway and cannot be a room rule".into(),
+            ));
+        }
+        if def.on_join.is_some() && def.action == Action::Leave {
+            return Err(invalid(
+                "`on_join` has no effect on a leave rule; remove it".into(),
             ));
         }
         let room = RoomTemplate::parse(&def.room).map_err(invalid)?;
@@ -218,6 +253,7 @@ impl Rule {
             field: def.field.clone(),
             permission,
             ack: def.ack,
+            on_join: def.on_join,
             preset: preset.to_owned(),
         })
     }
@@ -251,14 +287,24 @@ impl Rule {
     /// every rule event. A `{sub}` room asked for by an anonymous caller is a
     /// [`JoinError::Denied`] (authentication required), not a payload error.
     pub fn authorize(&self, payload: Option<&Value>, who: &Identity) -> Result<String, JoinError> {
+        self.authorize_id(payload, who).map(|(room, _)| room)
+    }
+
+    /// [`Rule::authorize`], also giving the value that filled the template (`None` for a
+    /// static room): what an `on_join` feature is told (a module key, a service type).
+    pub fn authorize_id(
+        &self,
+        payload: Option<&Value>,
+        who: &Identity,
+    ) -> Result<(String, Option<String>), JoinError> {
         match self.fill(payload, who)? {
             Filled::Static => {
                 check(&self.permission, who, "")?;
-                Ok(self.room.fill(""))
+                Ok((self.room.fill(""), None))
             }
             Filled::Value(id) => {
                 check(&self.permission, who, &id)?;
-                Ok(self.room.fill(&id))
+                Ok((self.room.fill(&id), Some(id)))
             }
             Filled::NoIdentity => {
                 check(&self.permission, who, "")?;
@@ -276,25 +322,6 @@ impl Rule {
             Permission::format_all(&self.permission)
         )
     }
-
-    /// The ack for a successful join or leave of `room`, or `None` when the rule's ack
-    /// shape answers errors only.
-    pub fn success_ack(&self, room: &str) -> Option<Value> {
-        match self.ack {
-            AckShape::Room => Some(ack_ok(room)),
-            AckShape::None => None,
-        }
-    }
-}
-
-/// `{ "success": true, "room": room }`.
-pub fn ack_ok(room: &str) -> Value {
-    serde_json::json!({ "success": true, "room": room })
-}
-
-/// `{ "success": false, "error": message }`.
-pub fn ack_error(message: &str) -> Value {
-    serde_json::json!({ "success": false, "error": message })
 }
 
 /// Read the id out of a payload: `payload[field]`, or the payload itself when the rule
@@ -574,6 +601,7 @@ mod tests {
             field: field.map(Into::into),
             permission: perm.into(),
             ack: AckShape::Room,
+            on_join: None,
         }
     }
 
@@ -974,20 +1002,36 @@ mod tests {
     }
 
     #[test]
-    fn acks_follow_the_rule_shape() {
+    fn presets_name_what_happens_on_join() {
         let r = rules();
-        let rule = r.get("joinServiceQueue").unwrap();
+        let on = |e: &str| r.get(e).unwrap().on_join;
+        assert_eq!(on("module:subscribe"), Some(OnJoin::KpiSnapshot));
+        assert_eq!(on("dashboard:subscribe"), Some(OnJoin::DashboardSnapshot));
         assert_eq!(
-            rule.success_ack("service-a"),
-            Some(json!({"success": true, "room": "service-a"}))
+            on("notification:subscribe"),
+            Some(OnJoin::NotificationReplay)
         );
-        assert_eq!(
-            ack_error("role staff required"),
-            json!({"success": false, "error": "role staff required"})
+        assert_eq!(on("joinDashboard"), Some(OnJoin::StaffUpdate));
+        assert_eq!(on("joinServiceQueue"), Some(OnJoin::QueueUserJoined));
+        assert_eq!(on("join:user"), None);
+        let (room, id) = r
+            .get("joinServiceQueue")
+            .unwrap()
+            .authorize_id(Some(&json!({ "serviceType": "a" })), &Identity::anonymous())
+            .unwrap();
+        assert_eq!((room.as_str(), id.as_deref()), ("service-a", Some("a")));
+    }
+
+    #[test]
+    fn on_join_is_checked_when_the_table_is_read() {
+        let unknown = toml::from_str::<RuleDef>(
+            "event = \"x\"\naction = \"join\"\nroom = \"r\"\npermission = \"public\"\non_join = \"fireworks\"",
         );
-        let mut quiet = rule.clone();
-        quiet.ack = AckShape::None;
-        assert_eq!(quiet.success_ack("service-a"), None);
+        assert!(unknown.unwrap_err().to_string().contains("fireworks"));
+        let mut leave = custom("leave:x", "leave", "x:{id}", None, "public");
+        leave.on_join = Some(OnJoin::KpiSnapshot);
+        let e = Rule::from_def(&leave, CUSTOM).unwrap_err().to_string();
+        assert!(e.contains("`on_join` has no effect on a leave rule"), "{e}");
     }
 
     // --- table checks ---------------------------------------------------------------

@@ -306,6 +306,7 @@ fn rule_def() -> impl Strategy<Value = RuleDef> {
             field,
             permission,
             ack: if ack { AckShape::Room } else { AckShape::None },
+            on_join: None,
         })
 }
 

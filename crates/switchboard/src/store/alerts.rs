@@ -4,7 +4,8 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{new_id, rfc3339_millis, DbResult, Store, StoreError};
+use super::{new_id, DbResult, Store, StoreError};
+use crate::support::clock::rfc3339_millis;
 
 /// The content of an alert to raise.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -28,7 +28,7 @@ mod notifications;
 mod test_support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
@@ -185,14 +185,14 @@ impl Store {
             let options = AnyPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS);
             ("postgres", url.to_owned(), options)
         } else {
-            return Err(StoreError::Url(redact(url)));
+            return Err(StoreError::Url(crate::support::redact::url(url)));
         };
         let pool = options
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(&url)
             .await
             .map_err(|e| match e {
-                sqlx::Error::Configuration(_) => StoreError::Url(redact(&url)),
+                sqlx::Error::Configuration(_) => StoreError::Url(crate::support::redact::url(&url)),
                 e => StoreError::db(e),
             })?;
         MIGRATOR.run(&pool).await.map_err(|e| match e {
@@ -241,21 +241,6 @@ async fn create_parent_dir(url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The URL without its password, for error messages and logs.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => match rest[..at].split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 /// Process-wide sequence for [`new_id`]; orders ids created in the same millisecond.
 static ID_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
@@ -263,29 +248,14 @@ static ID_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 ///
 /// Sorts in creation order within a process (up to a million ids per millisecond); the
 /// random tail keeps ids from different nodes sharing one database distinct.
-fn new_id(now_ms: i64) -> String {
+pub fn new_id(now_ms: i64) -> String {
     let seq = ID_SEQUENCE.fetch_add(1, Ordering::Relaxed) % 1_000_000;
     format!("{:013}{seq:06}{:08x}", now_ms.max(0), rand::random::<u32>())
-}
-
-/// RFC 3339 with milliseconds, UTC (`2024-05-01T12:00:00.123Z`), of a unix-ms timestamp.
-fn rfc3339_millis(ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// Decodes a JSON document stored as TEXT.
 fn json_from_text(text: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Sqlx(sqlx::Error::Decode(Box::new(e))))
-}
-
-/// Current time in unix milliseconds (tests only; the API takes `now_ms` from callers).
-#[cfg(test)]
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -434,11 +404,6 @@ mod tests {
             sqlite_create_if_missing("sqlite://a.db?mode=ro"),
             "sqlite://a.db?mode=ro"
         );
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 
     #[test]
@@ -457,15 +422,5 @@ mod tests {
             }
         }
         assert_eq!(ids[0].len(), 27);
-    }
-
-    #[test]
-    fn time_format() {
-        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339_millis(1_714_564_800_123),
-            "2024-05-01T12:00:00.123Z"
-        );
-        assert!(now_ms() > 1_700_000_000_000);
     }
 }

@@ -29,7 +29,8 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{new_id, rfc3339_millis, DbResult, Store, StoreError};
+use super::{new_id, DbResult, Store, StoreError};
+use crate::support::clock::rfc3339_millis;
 
 /// Whom a notification is for.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,6 +1,9 @@
-//! Prometheus metrics at `GET /metrics` (OpenMetrics text, `prometheus-client`). Engine and
-//! product counters are read at scrape time by a collector (no second copy of them); the
-//! histograms and per-event families are recorded where the work happens.
+//! Every counter of the server in one place: the product's own ([`Counters`]), the
+//! engine's (`sio::Stats`, read through the [`Hub`]), the Prometheus families recorded
+//! where the work happens, and the recent notable events the monitor page lists.
+//!
+//! `GET /metrics` renders OpenMetrics text (`prometheus-client`); atomics are read at
+//! scrape time by a collector, so there is no second copy of any counter.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -10,10 +13,15 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, Weak};
+use std::sync::Arc;
+use std::time::Instant;
 
-use crate::app::Shared;
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use crate::hub::Hub;
 
 type Labels = Vec<(String, String)>;
 
@@ -21,12 +29,53 @@ type Labels = Vec<(String, String)>;
 /// client or backend cannot grow the label set without bound.
 const MAX_EVENT_LABELS: usize = 200;
 
-/// Database errors seen by the API and the feeds.
-pub static DB_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Product-level counters (the engine keeps its own in `sio::Stats`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Rule payloads that did not fit the rule (wrong type, missing field).
+    pub rule_errors: AtomicU64,
+    /// Joins refused by a permission.
+    pub denied_joins: AtomicU64,
+    /// Client events no rule or handler knows.
+    pub unknown_events: AtomicU64,
+    /// `clientError` reports from browsers.
+    pub client_errors: AtomicU64,
+    /// Events published through the HTTP API.
+    pub published: AtomicU64,
+    /// HTTP API requests refused (auth, validation).
+    pub api_errors: AtomicU64,
+    /// Connections refused for a missing or invalid token.
+    pub auth_failures: AtomicU64,
+    /// Client events refused by the per-socket rate limit.
+    pub rate_limited: AtomicU64,
+    /// Sockets disconnected for a sustained rate over the limit.
+    pub rate_limit_disconnects: AtomicU64,
+    /// `clientInfo` reports refused for their size.
+    pub client_info_refused: AtomicU64,
+    /// Joins refused by the rooms-per-socket cap.
+    pub room_limited: AtomicU64,
+    /// Payloads refused for nesting deeper than `max_json_depth`.
+    pub too_deep: AtomicU64,
+    /// Database errors seen by the API and the feeds.
+    pub db_errors: AtomicU64,
+}
 
-/// The registry and the metrics recorded outside the engine.
-pub struct Metrics {
+/// Add one to `c`.
+pub fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+/// The server's counters, metric families and recent notable events.
+pub struct Telemetry {
     registry: Registry,
+    /// The product's counters.
+    pub counters: Arc<Counters>,
+    /// This node's name in stats (`host:pid`).
+    pub node_id: String,
+    /// Process start.
+    pub started: Instant,
+    /// Recent notable events (denied joins, refused tokens, slow consumers), newest last.
+    recent: Mutex<VecDeque<Value>>,
     /// Client events received, by event name.
     pub events_in: Family<Labels, Counter>,
     /// Events published through the HTTP API, by event name.
@@ -38,15 +87,19 @@ pub struct Metrics {
     seen: Mutex<HashSet<String>>,
 }
 
-impl std::fmt::Debug for Metrics {
+impl std::fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Metrics")
+        f.write_str("Telemetry")
     }
 }
 
-impl Metrics {
-    /// Build the registry; `shared` is read at scrape time.
-    pub fn new(shared: Weak<Shared>) -> Self {
+impl Telemetry {
+    /// Most notable events kept for the monitor page.
+    pub const RECENT: usize = 50;
+
+    /// Build the registry; the engine behind `hub` is read at scrape time.
+    pub fn new(hub: Hub, node_id: String) -> Self {
+        let counters = Arc::new(Counters::default());
         let mut registry = Registry::with_prefix("switchboard");
         let events_in = Family::<Labels, Counter>::default();
         let published = Family::<Labels, Counter>::default();
@@ -74,9 +127,16 @@ impl Metrics {
             "Duration of one periodic feed tick",
             tick_seconds.clone(),
         );
-        registry.register_collector(Box::new(Live(shared)));
+        registry.register_collector(Box::new(Live {
+            hub,
+            counters: counters.clone(),
+        }));
         Self {
             registry,
+            counters,
+            node_id,
+            started: Instant::now(),
+            recent: Mutex::new(VecDeque::with_capacity(Self::RECENT)),
             events_in,
             published,
             publish_seconds,
@@ -85,9 +145,33 @@ impl Metrics {
         }
     }
 
+    /// Remember a notable event (`kind`: `denied_join`, `auth_failure`, `slow_consumer`).
+    pub fn note(&self, kind: &str, detail: Value) {
+        let mut r = self.recent.lock();
+        if r.len() == Self::RECENT {
+            r.pop_front();
+        }
+        r.push_back(serde_json::json!({ "kind": kind, "detail": detail, "time": crate::support::clock::timestamp() }));
+    }
+
+    /// The recent notable events, newest first.
+    pub fn recent(&self) -> Vec<Value> {
+        self.recent.lock().iter().rev().cloned().collect()
+    }
+
+    /// Count one client event by name (bounded label set).
+    pub fn event_in(&self, event: &str) {
+        self.events_in.get_or_create(&self.event_label(event)).inc();
+    }
+
+    /// A database error seen by the API or a feed.
+    pub fn db_error(&self) {
+        inc(&self.counters.db_errors);
+    }
+
     /// The label for `event`, bounded.
     pub fn event_label(&self, event: &str) -> Labels {
-        let mut seen = self.seen.lock().expect("labels lock");
+        let mut seen = self.seen.lock();
         let name = if seen.contains(event) {
             event.to_owned()
         } else if seen.len() < MAX_EVENT_LABELS {
@@ -110,7 +194,10 @@ impl Metrics {
 
 /// Reads the engine's and the product's atomics at scrape time.
 #[derive(Debug)]
-struct Live(Weak<Shared>);
+struct Live {
+    hub: Hub,
+    counters: Arc<Counters>,
+}
 
 fn counter(
     enc: &mut DescriptorEncoder,
@@ -134,12 +221,10 @@ fn gauge(
 
 impl Collector for Live {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(sh) = self.0.upgrade() else {
-            return Ok(());
-        };
-        let e = sh.io.stats();
-        let c = &sh.counters;
-        let (ws, polling) = sh.io.sessions_by_transport();
+        let io = self.hub.io();
+        let e = io.stats();
+        let c = &self.counters;
+        let (ws, polling) = io.sessions_by_transport();
         {
             let g = ConstGauge::new(0i64);
             let mut fam = enc.encode_descriptor(
@@ -153,7 +238,7 @@ impl Collector for Live {
                     .encode(fam.encode_family(&vec![("transport".to_owned(), t.to_owned())])?)?;
             }
         }
-        let ns = sh.root();
+        let ns = self.hub.root();
         gauge(
             &mut enc,
             "sockets",
@@ -170,7 +255,7 @@ impl Collector for Live {
             &mut enc,
             "process_resident_memory_bytes",
             "Resident set size",
-            crate::feeds::metrics::rss_bytes() as i64,
+            crate::support::process::rss_bytes() as i64,
         )?;
         counter(
             &mut enc,
@@ -333,7 +418,7 @@ impl Collector for Live {
             &mut enc,
             "database_errors",
             "Database errors seen by the API and feeds",
-            DB_ERRORS.load(Relaxed),
+            c.db_errors.load(Relaxed),
         )?;
         Ok(())
     }
