@@ -1,16 +1,14 @@
 //! Command-line definitions (clap derive). No logic: `main` dispatches on
-//! [`Command`], and [`crate::config::Config::load`] layers [`ServeArgs`] over the
-//! config file and environment.
+//! [`Command`], and [`crate::config::Config::load`] layers [`ServeArgs`]
+//! (`config::Flags`) over the config file and environment.
 //!
 //! Every `serve` option is an `Option` so that "not given" stays distinguishable from
 //! a value, and each has a `SWITCHBOARD_*` environment twin (SPEC §6).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use crate::config::Secret;
 
-use clap::builder::BoolishValueParser;
-
-use crate::config::{AuthMode, Secret};
+/// Options of `serve` and `check-config` (the config layer of flags).
+pub use crate::config::Flags as ServeArgs;
 
 /// Switchboard: a standalone real-time server for unmodified Socket.IO v4 clients.
 #[derive(Debug, clap::Parser)]
@@ -54,63 +52,6 @@ pub struct TokenArgs {
     pub config: ServeArgs,
 }
 
-/// Options of `serve` and `check-config`. Flags override `SWITCHBOARD_*` environment
-/// variables, which override the config file, which overrides the defaults.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ServeArgs {
-    /// TOML config file.
-    #[arg(long, value_name = "PATH", env = "SWITCHBOARD_CONFIG")]
-    pub config: Option<PathBuf>,
-
-    /// Bind address [default: 127.0.0.1:3000].
-    #[arg(long, value_name = "ADDR", env = "SWITCHBOARD_LISTEN")]
-    pub listen: Option<SocketAddr>,
-
-    /// Database: sqlite://path, sqlite::memory: or postgres://… [default: sqlite://switchboard.db].
-    #[arg(long, value_name = "URL", env = "SWITCHBOARD_DATABASE_URL")]
-    pub database_url: Option<String>,
-
-    /// Redis URL; turns on cluster mode.
-    #[arg(long, value_name = "URL", env = "SWITCHBOARD_REDIS_URL")]
-    pub redis_url: Option<String>,
-
-    /// Socket authentication mode [default: optional].
-    #[arg(long, value_name = "MODE", env = "SWITCHBOARD_AUTH")]
-    pub auth: Option<AuthMode>,
-
-    /// HS256 secret that verifies client JWTs (claims sub, roles, tenant).
-    #[arg(
-        long,
-        value_name = "S",
-        env = "SWITCHBOARD_JWT_SECRET",
-        hide_env_values = true
-    )]
-    pub jwt_secret: Option<Secret>,
-
-    /// API key for the backend HTTP API (none: the API answers loopback clients only).
-    #[arg(
-        long,
-        value_name = "K",
-        env = "SWITCHBOARD_API_KEY",
-        hide_env_values = true
-    )]
-    pub api_key: Option<Secret>,
-
-    /// Seed demo data and run the KPI/notification simulator.
-    // `--demo` alone means true; the env twin accepts 1/0, true/false, yes/no, on/off.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_DEMO",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = BoolishValueParser::new(),
-        hide_possible_values = true
-    )]
-    pub demo: Option<bool>,
-}
-
 /// Options of `publish`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PublishArgs {
@@ -151,7 +92,9 @@ pub struct PublishArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::AuthMode;
     use clap::{CommandFactory, Parser};
+    use std::path::PathBuf;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("switchboard").chain(args.iter().copied()))

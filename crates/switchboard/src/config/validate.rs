@@ -1,0 +1,164 @@
+//! The checks [`Config::load`] ends with: ranges and cross-field constraints.
+
+use super::load::TRANSPORTS;
+use super::*;
+
+impl Config {
+    /// Check ranges and cross-field constraints; the first problem is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for k in &self.api_keys {
+            validate_api_key(k)?;
+        }
+        let db = &self.database_url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                format!(
+                    "expected sqlite://PATH, sqlite::memory: or postgres://…, got `{}`",
+                    crate::support::redact::url(db)
+                ),
+            ));
+        }
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid(
+                    "redis_url",
+                    format!(
+                        "expected redis://… or rediss://…, got `{}`",
+                        crate::support::redact::url(url)
+                    ),
+                ));
+            }
+        }
+
+        match &self.jwt_secret {
+            Some(s) if s.0.is_empty() => return Err(invalid("jwt_secret", "must not be empty")),
+            None if self.auth == AuthMode::Required => return Err(invalid(
+                "jwt_secret",
+                "auth = \"required\" needs a JWT secret (--jwt-secret or SWITCHBOARD_JWT_SECRET)",
+            )),
+            _ => {}
+        }
+
+        let mut names = BTreeSet::new();
+        for (i, k) in self.api_keys.iter().enumerate() {
+            if k.name.trim().is_empty() {
+                return Err(invalid(format!("api_keys[{i}].name"), "must not be empty"));
+            }
+            if k.key.0.is_empty() {
+                return Err(invalid(
+                    format!("api_keys[{i}].key"),
+                    format!("key `{}` must not be empty", k.name),
+                ));
+            }
+            if !names.insert(k.name.as_str()) {
+                return Err(invalid(
+                    format!("api_keys[{i}].name"),
+                    format!("two keys are named `{}`", k.name),
+                ));
+            }
+        }
+
+        if self.cors_origins.iter().any(|o| o == "*") {
+            if self.cors_origins.len() > 1 {
+                return Err(invalid(
+                    "cors_origins",
+                    "`*` allows any origin and must be the only entry",
+                ));
+            }
+        } else if let Some(bad) = self.cors_origins.iter().find(|o| !is_origin(o)) {
+            return Err(invalid(
+                "cors_origins",
+                format!(
+                    "`{bad}` is not an origin; write scheme and host like \
+                     https://app.example.com (no path or trailing slash), or `*`"
+                ),
+            ));
+        }
+
+        if self.transports.is_empty() {
+            return Err(invalid(
+                "transports",
+                "must name at least one of websocket, polling",
+            ));
+        }
+        for (i, t) in self.transports.iter().enumerate() {
+            if !TRANSPORTS.contains(&t.as_str()) {
+                return Err(invalid(
+                    "transports",
+                    format!("unknown transport `{t}` (expected websocket or polling)"),
+                ));
+            }
+            if self.transports[..i].contains(t) {
+                return Err(invalid("transports", format!("`{t}` is listed twice")));
+            }
+        }
+
+        for (key, value, min) in [
+            ("ping_interval_ms", self.ping_interval_ms, 1),
+            ("ping_timeout_ms", self.ping_timeout_ms, 1),
+            ("kpi_interval_ms", self.kpi_interval_ms, 10),
+            ("dashboard_interval_ms", self.dashboard_interval_ms, 10),
+            ("max_payload", self.max_payload as u64, 1024),
+            ("max_buffer", self.max_buffer as u64, 1),
+            ("max_buffer_bytes", self.max_buffer_bytes as u64, 64 << 10),
+            (
+                "recovery_max_bytes",
+                self.recovery_max_bytes as u64,
+                64 << 10,
+            ),
+            (
+                "recovery_max_sessions",
+                self.recovery_max_sessions as u64,
+                1,
+            ),
+            ("header_read_timeout_secs", self.header_read_timeout_secs, 1),
+            ("http_body_limit", self.http_body_limit as u64, 1024),
+            ("rate_limit_burst", self.rate_limit_burst, 1),
+            (
+                "rate_limit_disconnect_after",
+                self.rate_limit_disconnect_after,
+                1,
+            ),
+            ("max_rooms_per_socket", self.max_rooms_per_socket as u64, 1),
+            ("max_json_depth", self.max_json_depth as u64, 2),
+        ] {
+            if value < min {
+                return Err(invalid(key, format!("must be at least {min}, got {value}")));
+            }
+        }
+
+        for p in &self.trusted_proxies {
+            crate::net::parse_net(p).map_err(|e| invalid("trusted_proxies", e))?;
+        }
+
+        Rules::from_config(&self.rules)?;
+        Ok(())
+    }
+}
+
+pub(super) fn validate_api_key(k: &ApiKey) -> Result<(), ConfigError> {
+    if let Some(s) = k.scopes.iter().find(|s| !API_SCOPES.contains(&s.as_str())) {
+        return Err(ConfigError::Invalid {
+            key: format!("api_keys.{}.scopes", k.name),
+            reason: format!("unknown scope `{s}` (expected publish, notifications or admin)"),
+        });
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` with nothing after it.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', ' '])
+}
