@@ -157,7 +157,6 @@ const RULE_DEF_KEYS: &[&str] = &[
     "on_join",
 ];
 const API_KEY_KEYS: &[&str] = &["name", "key", "scopes"];
-pub(super) const TRANSPORTS: &[&str] = &["websocket", "polling"];
 
 impl Config {
     /// Build the effective config: defaults, then the TOML file (`args.config`, or

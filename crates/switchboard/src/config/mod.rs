@@ -134,6 +134,9 @@ pub struct ApiKey {
     pub scopes: Vec<String>,
 }
 
+/// The transports `transports` may name.
+pub(crate) const TRANSPORTS: &[&str] = &["websocket", "polling"];
+
 /// Scopes an API key can be limited to.
 pub const API_SCOPES: &[&str] = &["publish", "notifications", "admin"];
 

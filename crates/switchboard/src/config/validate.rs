@@ -1,6 +1,5 @@
 //! The checks [`Config::load`] ends with: ranges and cross-field constraints.
 
-use super::load::TRANSPORTS;
 use super::*;
 
 impl Config {
