@@ -176,3 +176,70 @@ impl Guard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    fn key(name: &str, scopes: &[&str]) -> ApiKey {
+        ApiKey {
+            name: name.into(),
+            key: format!("k-{name}").as_str().into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `/declared` names `publish`; `/later` is merged in without a scope, as a route
+    /// added later by someone who forgot to declare one.
+    fn app() -> Router {
+        let keys = Arc::new(ApiKeys::new(vec![
+            key("pub", &["publish"]),
+            key("ops", &["admin"]),
+            key("all", &[]),
+        ]));
+        let telemetry = Arc::new(Telemetry::new(crate::hub::Hub::new(), "test".into()));
+        Routes::new()
+            .route(
+                Method::GET,
+                "/declared",
+                get(|| async { "ok" }),
+                &["publish"],
+            )
+            .guarded(
+                keys,
+                telemetry,
+                Router::new().route("/later", get(|| async { "ok" })),
+            )
+    }
+
+    async fn status(path: &str, key: &str) -> u16 {
+        let req = axum::http::Request::get(path)
+            .header("authorization", format!("Bearer k-{key}"))
+            .body(Body::empty())
+            .unwrap();
+        app().oneshot(req).await.unwrap().status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn scoped_keys_use_only_routes_that_name_their_scope() {
+        assert_eq!(status("/declared", "pub").await, 200);
+        assert_eq!(
+            status("/declared", "ops").await,
+            403,
+            "admin is not publish"
+        );
+        assert_eq!(
+            status("/declared", "all").await,
+            200,
+            "no scopes: everything"
+        );
+        assert_eq!(status("/declared", "nobody").await, 401);
+        // A route with no declared scope refuses every scoped key.
+        assert_eq!(status("/later", "pub").await, 403);
+        assert_eq!(status("/later", "ops").await, 403);
+        assert_eq!(status("/later", "all").await, 200);
+    }
+}

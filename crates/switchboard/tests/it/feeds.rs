@@ -292,3 +292,134 @@ async fn notifications_and_read_state_survive_a_restart() {
     let (_, k) = srv.get("/api/v1/modules/hr/kpis").await;
     assert_eq!(k["data"][0]["value"], 312);
 }
+
+/// The next `notification:new` or `marker`: what a client got before the marker.
+async fn next_notification(c: &mut TestClient) -> (String, Value) {
+    c.next_where(|n| n == "notification:new" || n == "marker")
+        .await
+}
+
+/// Issue 13, fix 1: a room notification reaches every socket in the room, subscribed or
+/// not, once; a role notification every connected socket of each user with the role.
+async fn notification_reach_flow(srv: &TestServer) {
+    // Room: u3 in the room without notification:subscribe; u3 again, subscribed and in the
+    // room (one copy, not two); an anonymous socket in the room; u4 outside it.
+    let mut in_room = TestClient::connect_as(srv, "u3", &[]).await;
+    let mut both = TestClient::connect_as(srv, "u3", &[]).await;
+    let mut anon = TestClient::connect(srv).await;
+    let mut outside = TestClient::connect_as(srv, "u4", &[]).await;
+    for c in [&in_room, &both, &anon] {
+        c.ack("module:subscribe", json!({ "moduleKey": "sales" }))
+            .await;
+    }
+    both.ack("notification:subscribe", json!({})).await;
+    outside.ack("notification:subscribe", json!({})).await;
+    let (st, r) = srv
+        .post(
+            "/api/v1/notifications",
+            &json!({ "room": "module:sales", "title": "Quota", "message": "Sales quota met" }),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["data"]["title"], "Quota", "one stored row: u3's");
+    srv.post("/api/v1/publish", &json!({ "event": "marker" }))
+        .await;
+    for c in [&mut in_room, &mut both] {
+        let (name, n) = next_notification(c).await;
+        assert_eq!(name, "notification:new");
+        assert_eq!(
+            (n["title"].as_str(), n["unreadCount"].as_i64()),
+            (Some("Quota"), Some(1))
+        );
+        assert_eq!(next_notification(c).await.0, "marker", "exactly once");
+    }
+    let (name, n) = next_notification(&mut anon).await;
+    assert_eq!(name, "notification:new");
+    assert_eq!(n["title"], "Quota");
+    assert!(n["id"].is_string());
+    assert!(n["unreadCount"].is_null(), "no inbox: {n}");
+    assert_eq!(next_notification(&mut anon).await.0, "marker");
+    assert_eq!(next_notification(&mut outside).await.0, "marker");
+
+    // Role: both sockets of u5 (one token without the role), not subscribed; u6 is staff.
+    let mut mgr = TestClient::connect_as(srv, "u5", &["manager"]).await;
+    let mut mgr_other = TestClient::connect_as(srv, "u5", &[]).await;
+    let mut staff = TestClient::connect_as(srv, "u6", &["staff"]).await;
+    let (st, r) = srv
+        .post(
+            "/api/v1/notifications",
+            &json!({ "role": "manager", "title": "Review", "message": "Budget review at 3" }),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    srv.post("/api/v1/publish", &json!({ "event": "marker" }))
+        .await;
+    for c in [&mut mgr, &mut mgr_other] {
+        let (name, n) = next_notification(c).await;
+        assert_eq!(name, "notification:new");
+        assert_eq!(
+            (n["title"].as_str(), n["id"].as_str()),
+            (Some("Review"), r["data"]["id"].as_str())
+        );
+        assert_eq!(n["unreadCount"], 1);
+        assert_eq!(next_notification(c).await.0, "marker");
+    }
+    assert_eq!(next_notification(&mut staff).await.0, "marker");
+}
+
+#[tokio::test]
+async fn room_and_role_notifications_reach_every_socket_on_sqlite() {
+    notification_reach_flow(&TestServer::spawn().await).await;
+}
+
+#[tokio::test]
+#[cfg_attr(skip_postgres, ignore = "SKIP_POSTGRES set at build time")]
+async fn room_and_role_notifications_reach_every_socket_on_postgres() {
+    let db = PgDatabase::create().await;
+    let mut cfg = test_config();
+    cfg.database_url = db.url.clone();
+    let srv = TestServer::with(cfg).await;
+    notification_reach_flow(&srv).await;
+    srv.shutdown().await;
+    db.drop().await;
+}
+
+/// Issue 13, fix 2: omitted `trend` and `status` are stored and sent defaulted.
+#[tokio::test]
+async fn kpis_without_trend_or_status_carry_the_defaults() {
+    let srv = TestServer::spawn().await;
+    let mut c = TestClient::connect(&srv).await;
+    c.ack("module:subscribe", json!({ "moduleKey": "ops" }))
+        .await;
+    assert_eq!(c.expect("kpi:update:ops").await, json!([]));
+    let (st, r) = srv
+        .put(
+            "/api/v1/modules/ops/kpis",
+            &json!([{ "id": "tickets", "label": "Open tickets", "value": 12 }]),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    let got = c.expect("kpi:update:ops").await;
+    let k = &got[0];
+    assert_eq!(
+        (
+            &k["id"],
+            &k["label"],
+            &k["value"],
+            &k["trend"],
+            &k["status"]
+        ),
+        (
+            &json!("tickets"),
+            &json!("Open tickets"),
+            &json!(12),
+            &json!("flat"),
+            &json!("info")
+        )
+    );
+    let (_, r) = srv.get("/api/v1/modules/ops/kpis").await;
+    assert_eq!(
+        (&r["data"][0]["trend"], &r["data"][0]["status"]),
+        (&json!("flat"), &json!("info"))
+    );
+}
