@@ -260,6 +260,54 @@ describe('live data: KPIs, dashboard, notifications (SPEC §1a, §2)', () => {
         assert.equal((await emitAck(student.s, 'notification:mark-read', { notificationId: byRole.id })).success, false);
       });
 
+      it('a room or role notification reaches sockets that never sent notification:subscribe, once each', { timeout: 20_000 }, async () => {
+        const mod = `reach${idx}`;
+        const role = `approver${idx}`;
+        // the ERP page as shipped: no token, only module:subscribe
+        const anon = await page(mode, { subscribe: [['module:subscribe', { moduleKey: mod }]] });
+        // a signed-in page in the module room that never subscribed to notifications
+        const member = await page(mode, { token: mintToken({ sub: `mem-${idx}` }), subscribe: [['module:subscribe', { moduleKey: mod }]] });
+        // two tabs of a role holder, neither subscribed; the second token names no role
+        const holder = await page(mode, { token: mintToken({ sub: `hold-${idx}`, roles: [role] }) });
+        const holderTab2 = await page(mode, { token: mintToken({ sub: `hold-${idx}`, roles: [] }) });
+        const outsider = await page(mode, { token: mintToken({ sub: `out-${idx}`, roles: ['student'] }), subscribe: [['notification:subscribe', {}]] });
+        await ctx.http.waitRoom(`module:${mod}`, 2);
+        await ctx.http.waitRoom(`user:out-${idx}`, 1);
+
+        const byRoom = await ok(ctx, 'POST', '/api/v1/notifications', { room: `module:${mod}`, title: 'Stock low', message: 'reorder SKU-9' });
+        assert.equal(byRoom.title, 'Stock low', 'one stored row, for the signed-in member');
+        const m = (await member.rec.first('notification:new', (d) => d.title === 'Stock low')).args[0];
+        assert.deepStrictEqual(m, { ...byRoom, unreadCount: 1 });
+        const a = (await anon.rec.first('notification:new', (d) => d.title === 'Stock low')).args[0];
+        assert.deepStrictEqual(Object.keys(a).sort(), NOTIFICATION_KEYS);
+        assert.equal(a.unreadCount, null, 'an anonymous socket has no inbox');
+        assert.ok(isTimestamp(a.time), a.time);
+
+        const byRole = await ok(ctx, 'POST', '/api/v1/notifications', { role, title: 'Approve PO', message: 'PO-7 waits' });
+        for (const tab of [holder, holderTab2]) {
+          assert.deepStrictEqual((await tab.rec.first('notification:new', (d) => d.id === byRole.id)).args[0], { ...byRole, unreadCount: 1 });
+        }
+        await sync(ctx, null, anon.rec, member.rec, holder.rec, holderTab2.rec, outsider.rec);
+        const titles = (x) => x.rec.of('notification:new').map((i) => i.args[0].title);
+        assert.deepStrictEqual(titles(anon), ['Stock low'], 'exactly once');
+        assert.deepStrictEqual(titles(member), ['Stock low'], 'exactly once');
+        assert.deepStrictEqual(titles(holder), ['Approve PO']);
+        assert.deepStrictEqual(titles(holderTab2), ['Approve PO']);
+        assert.deepStrictEqual(titles(outsider), [], 'neither in the room nor holding the role');
+      });
+
+      it('a KPI without trend or status is stored and sent with trend "flat", status "info"', { timeout: 15_000 }, async () => {
+        const mod = `defaults${idx}`;
+        const fin = await page(mode, { subscribe: [['module:subscribe', { moduleKey: mod }]] });
+        assert.deepStrictEqual((await fin.rec.first(`kpi:update:${mod}`)).args[0], []);
+        await ctx.http.waitRoom(`module:${mod}`, 1);
+        const stored = await ok(ctx, 'PUT', `/api/v1/modules/${mod}/kpis`, [{ id: 'queue', label: 'Queue length', value: 4 }]);
+        const want = [{ id: 'queue', label: 'Queue length', value: 4, trend: 'flat', status: 'info' }];
+        assert.deepStrictEqual(stored, want);
+        assert.deepStrictEqual((await fin.rec.first(`kpi:update:${mod}`, (d) => d.length === 1)).args[0], want);
+        assert.deepStrictEqual(await ok(ctx, 'GET', `/api/v1/modules/${mod}/kpis`), want);
+      });
+
       it('bad KPI / notification bodies: 422 naming the field, nothing stored, nothing delivered', { timeout: 20_000 }, async () => {
         const user = `bad-${idx}`;
         const fin = await page(mode, { token: mintToken({ sub: user }), subscribe: [['module:subscribe', { moduleKey: 'finance' }], ['notification:subscribe', {}]] });

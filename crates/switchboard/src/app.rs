@@ -28,7 +28,11 @@ impl App {
     /// Build everything from a validated configuration. Binds nothing.
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let rules = Rules::from_config(&config.rules)?;
-        let store = crate::store::Store::connect(&config.database_url)
+        let pool = crate::store::Pool {
+            max_connections: (config.db_max_connections > 0).then_some(config.db_max_connections),
+            acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
+        };
+        let store = crate::store::Store::connect_with(&config.database_url, pool)
             .await
             .with_context(|| {
                 format!(
@@ -132,7 +136,7 @@ fn gateway_limits(c: &Config) -> Limits {
         disconnect_after: c.rate_limit_disconnect_after,
         max_rooms_per_socket: c.max_rooms_per_socket,
         max_json_depth: c.max_json_depth,
-        max_client_info_bytes: crate::gateway::MAX_CLIENT_INFO_BYTES,
+        max_client_info_bytes: c.max_client_info_bytes,
     }
 }
 

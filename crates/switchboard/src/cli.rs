@@ -3,7 +3,7 @@
 //! (`config::Flags`) over the config file and environment.
 //!
 //! Every `serve` option is an `Option` so that "not given" stays distinguishable from
-//! a value, and each has a `SWITCHBOARD_*` environment twin (SPEC §6).
+//! a value, and each has a `SWITCHBOARD_*` environment twin (README "CLI and configuration").
 
 use crate::config::Secret;
 

@@ -48,6 +48,8 @@ pub enum IdentityError {
 pub struct Verifier {
     mode: AuthMode,
     key: Option<(DecodingKey, Algorithm)>,
+    /// Clock skew allowed on `exp` / `nbf`, in seconds.
+    leeway: u64,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -83,12 +85,17 @@ impl Verifier {
         Ok(Self {
             mode: cfg.auth,
             key,
+            leeway: cfg.jwt_leeway_secs,
         })
     }
 
     /// With an explicit key (RS256/ES256 public keys, tests).
     pub fn new(mode: AuthMode, key: Option<(DecodingKey, Algorithm)>) -> Self {
-        Self { mode, key }
+        Self {
+            mode,
+            key,
+            leeway: 30,
+        }
     }
 
     /// The identity of a connection presenting `token` (or none).
@@ -104,7 +111,7 @@ impl Verifier {
         };
         let mut v = Validation::new(*alg);
         v.validate_nbf = true;
-        v.leeway = 30;
+        v.leeway = self.leeway;
         v.set_required_spec_claims(&["exp", "sub"]);
         let data =
             decode::<Claims>(token, key, &v).map_err(|e| IdentityError::Invalid(reason(&e)))?;

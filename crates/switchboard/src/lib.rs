@@ -2,20 +2,25 @@
 //! unmodified Socket.IO v4 client; backends publish through an HTTP API; Switchboard routes
 //! every event to the right rooms.
 //!
-//! # Layout
+//! # Layout (imports go down this list; `docs/architecture.md` walks an event through it)
+//! - [`support`]: the clock, JSON depth, URL redaction, this process's figures.
 //! - [`config`]: one typed [`config::Config`], layered defaults → TOML → `SWITCHBOARD_*`
-//!   env → flags, validated before anything binds. [`cli`]: the clap definitions.
-//! - [`rules`]: client event → room template → permission → ack shape. Pure data and
-//!   functions; the three presets of SPEC §1 ship as `rules/presets.toml`.
-//! - [`gateway`]: the Socket.IO side — connection lifecycle events and one handler per
-//!   rule, all delegating to `rules`.
-//! - [`api`]: the backend HTTP API (axum) on the same port: publish, stats, health, the
-//!   compatibility routes, the OpenAPI document.
-//! - [`net`]: the client address behind trusted proxies and the HTTP/1 accept loop.
-//! - [`app`]: wires config, engine, gateway and API; `App::build(config)` then
-//!   `App::run(listener, shutdown)`.
+//!   env → flags ([`config::Flags`]), validated before anything binds. [`cli`]: the clap
+//!   commands.
+//! - [`rules`]: client event → room template → permission → ack → `on_join`. Pure data
+//!   and functions; the three presets (README "The three protocols") ship as `rules/presets.toml`.
+//! - [`identity`]: JWT verification. [`store`]: the database.
+//! - [`hub`]: the engine as the features see it. [`telemetry`]: every counter and metric.
+//!   [`conn`]: what is kept on each socket. [`reply`]: how a client event is answered.
+//! - [`feeds`]: one type per feature (KPIs, dashboard, notifications, alerts, load
+//!   metrics, queue events), each owning its cache and rooms; `on_join` resolves here.
+//! - [`gateway`]: the Socket.IO side — connect hook, limits, one handler per rule.
+//! - [`api`]: the backend HTTP API (axum) on the same port, with each route's key
+//!   scopes declared where it is registered. [`net`]: client addresses, accept loop.
+//! - [`app`]: composition only — `App::build(config)` then `App::run(listener,
+//!   shutdown)`. Nothing imports it.
 //!
-//! `gateway` and `api` are two ways into the same rules and the same engine (`sio`);
+//! `gateway` and `api` are two ways into the same features and the same engine (`sio`);
 //! `rules` knows nothing about sockets or HTTP.
 
 pub mod api;

@@ -200,7 +200,7 @@ pub struct SocketEventRequest {
     pub room: Option<String>,
 }
 
-/// `POST /api/test/socket-event` (SPEC §1c): emit to a room or everyone.
+/// `POST /api/test/socket-event` (the booking tooling's route, README "HTTP API"): emit to a room or everyone.
 #[utoipa::path(post, path = "/api/test/socket-event", request_body = SocketEventRequest,
     responses((status = 200, body = PublishResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]

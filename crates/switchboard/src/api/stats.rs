@@ -140,7 +140,7 @@ pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
     })
 }
 
-/// `GET /api/test/socket-stats` (SPEC §1c envelope).
+/// `GET /api/test/socket-stats` (the booking tooling's envelope, README "HTTP API").
 #[utoipa::path(get, path = "/api/test/socket-stats", responses((status = 200, description = "totals")), security(("api_key" = [])))]
 pub async fn socket_stats(State(sh): State<Arc<ApiState>>) -> Json<Value> {
     let ns = sh.hub.root();

@@ -42,7 +42,7 @@ pub const DEFAULT_API_KEY_NAME: &str = "default";
 /// Shorter HS256 secrets load with a warning (RFC 7518 §3.2 asks for at least 256 bits).
 const MIN_JWT_SECRET_LEN: usize = 32;
 
-/// How sockets authenticate (SPEC §3).
+/// How sockets authenticate (README "Identity and security").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
@@ -223,6 +223,30 @@ pub struct Config {
     pub max_pending_per_ip: usize,
     /// Seconds a client has to send a complete HTTP request head. Defaults to 10.
     pub header_read_timeout_secs: u64,
+    /// Seconds of clock skew allowed when checking a token's `exp` and `nbf`. Defaults
+    /// to 30.
+    pub jwt_leeway_secs: u64,
+    /// Milliseconds the server waits for a client's ack to a server emit that asked for
+    /// one. Defaults to 10 000.
+    pub ack_timeout_ms: u64,
+    /// Milliseconds an Engine.IO session may wait for its Socket.IO CONNECT before it is
+    /// closed. Defaults to 45 000 (socket.io's `connectTimeout`).
+    pub connect_timeout_ms: u64,
+    /// Client events a socket may have waiting behind a slow asynchronous handler;
+    /// over it the socket is disconnected (`EventQueueFull`). Defaults to 1024.
+    pub max_queued_events: usize,
+    /// Broadcast packets kept for connection state recovery (with
+    /// `recovery_max_bytes`, whichever is reached first). Defaults to 100 000.
+    pub recovery_max_packets: usize,
+    /// Largest `clientInfo` report a socket may store (it lives on in the recovery store
+    /// after a disconnect). Defaults to 4096.
+    pub max_client_info_bytes: usize,
+    /// Database pool size. 0 (the default) picks per backend: 1 for `sqlite::memory:`,
+    /// 4 for a SQLite file, 10 for PostgreSQL.
+    pub db_max_connections: u32,
+    /// Milliseconds an operation waits for a pooled database connection before it fails
+    /// (clients get "database unavailable"). Defaults to 3000.
+    pub db_acquire_timeout_ms: u64,
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (CIDRs or
     /// addresses, e.g. `["127.0.0.1", "10.0.0.0/8"]`). Defaults to none: the TCP peer is
     /// the client.
@@ -272,6 +296,14 @@ impl Default for Config {
             max_connections_per_ip: 10_000,
             max_pending_per_ip: 1000,
             header_read_timeout_secs: 10,
+            jwt_leeway_secs: 30,
+            ack_timeout_ms: 10_000,
+            connect_timeout_ms: 45_000,
+            max_queued_events: 1024,
+            recovery_max_packets: 100_000,
+            max_client_info_bytes: 4096,
+            db_max_connections: 0,
+            db_acquire_timeout_ms: 3000,
             trusted_proxies: Vec::new(),
             max_json_depth: 32,
             api_keys_file: None,
@@ -315,6 +347,14 @@ impl fmt::Debug for Config {
             max_connections_per_ip,
             max_pending_per_ip,
             header_read_timeout_secs,
+            jwt_leeway_secs,
+            ack_timeout_ms,
+            connect_timeout_ms,
+            max_queued_events,
+            recovery_max_packets,
+            max_client_info_bytes,
+            db_max_connections,
+            db_acquire_timeout_ms,
             trusted_proxies,
             max_json_depth,
             api_keys_file,
@@ -354,6 +394,14 @@ impl fmt::Debug for Config {
             .field("max_connections_per_ip", max_connections_per_ip)
             .field("max_pending_per_ip", max_pending_per_ip)
             .field("header_read_timeout_secs", header_read_timeout_secs)
+            .field("jwt_leeway_secs", jwt_leeway_secs)
+            .field("ack_timeout_ms", ack_timeout_ms)
+            .field("connect_timeout_ms", connect_timeout_ms)
+            .field("max_queued_events", max_queued_events)
+            .field("recovery_max_packets", recovery_max_packets)
+            .field("max_client_info_bytes", max_client_info_bytes)
+            .field("db_max_connections", db_max_connections)
+            .field("db_acquire_timeout_ms", db_acquire_timeout_ms)
             .field("trusted_proxies", trusted_proxies)
             .field("max_json_depth", max_json_depth)
             .field("api_keys_file", api_keys_file)
@@ -434,6 +482,10 @@ impl Config {
             recovery_max_sessions: self.recovery_max_sessions,
             max_sessions_per_ip: self.max_connections_per_ip,
             max_pending_per_ip: self.max_pending_per_ip,
+            recovery_max_packets: self.recovery_max_packets,
+            ack_timeout: Duration::from_millis(self.ack_timeout_ms),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            max_queued_events: self.max_queued_events,
             transports: sio::Transports {
                 polling: has("polling"),
                 websocket: has("websocket"),

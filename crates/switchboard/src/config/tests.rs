@@ -548,6 +548,22 @@ fn sio_config_maps_fields() {
         }
     );
     assert_eq!(s.path, sio::Config::default().path);
+    // Our defaults are the engine's.
+    let e = sio::Config::default();
+    assert_eq!(
+        (
+            s.ack_timeout,
+            s.connect_timeout,
+            s.max_queued_events,
+            s.recovery_max_packets
+        ),
+        (
+            e.ack_timeout,
+            e.connect_timeout,
+            e.max_queued_events,
+            e.recovery_max_packets
+        )
+    );
 
     let c = Config {
         ping_interval_ms: 300,
@@ -557,9 +573,27 @@ fn sio_config_maps_fields() {
         cors_origins: vec!["*".into()],
         transports: vec!["websocket".into()],
         recovery_window_secs: 0,
+        ack_timeout_ms: 1500,
+        connect_timeout_ms: 2500,
+        max_queued_events: 7,
+        recovery_max_packets: 99,
         ..Config::default()
     };
     let s = c.sio_config();
+    assert_eq!(
+        (
+            s.ack_timeout,
+            s.connect_timeout,
+            s.max_queued_events,
+            s.recovery_max_packets
+        ),
+        (
+            Duration::from_millis(1500),
+            Duration::from_millis(2500),
+            7,
+            99
+        )
+    );
     assert_eq!(s.ping_interval, Duration::from_millis(300));
     assert_eq!(s.ping_timeout, Duration::from_millis(200));
     assert_eq!((s.max_payload, s.max_buffer), (2048, 8));

@@ -115,6 +115,16 @@ impl Config {
                 1,
             ),
             ("header_read_timeout_secs", self.header_read_timeout_secs, 1),
+            ("ack_timeout_ms", self.ack_timeout_ms, 1),
+            ("connect_timeout_ms", self.connect_timeout_ms, 1),
+            ("max_queued_events", self.max_queued_events as u64, 1),
+            ("recovery_max_packets", self.recovery_max_packets as u64, 1),
+            (
+                "max_client_info_bytes",
+                self.max_client_info_bytes as u64,
+                2,
+            ),
+            ("db_acquire_timeout_ms", self.db_acquire_timeout_ms, 1),
             ("http_body_limit", self.http_body_limit as u64, 1024),
             ("rate_limit_burst", self.rate_limit_burst, 1),
             (

@@ -1,4 +1,4 @@
-//! `--demo`: seed the seven modules of SPEC §1a with KPIs a manager would recognise, then
+//! `--demo`: seed the seven modules of the ERP protocol (README "The three protocols") with KPIs a manager would recognise, then
 //! move them every few seconds and now and then raise a notification or an alert — all
 //! through the same feed functions (and so the same store) as the HTTP API.
 

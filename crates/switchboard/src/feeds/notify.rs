@@ -1,5 +1,5 @@
 //! Notifications: stored first, then `notification:new` with the recipient's exact unread
-//! count. Where it goes (SPEC §1a and the README's "Notifications"):
+//! count. Where it goes (the README's "Live data"):
 //!
 //! - to a **user**: that user's room `user:{id}` (joined with `notification:subscribe`);
 //! - to a **role**: the room `user:{id}` and every connected socket of each user with the

@@ -1,4 +1,4 @@
-//! The service-queue system's room events (SPEC §1b): `staffConnectionUpdate` to the
+//! The service-queue system's room events (README "The three protocols"): `staffConnectionUpdate` to the
 //! staff room when staff join it and when they disconnect, and `queueUserJoined` to a
 //! service room when someone joins it. Which rooms these are is the rules table's say
 //! (`on_join = "staff_update" | "queue_user_joined"`).

@@ -24,9 +24,6 @@ pub struct Limits {
     pub max_client_info_bytes: usize,
 }
 
-/// Largest `clientInfo` report kept on a socket.
-pub const MAX_CLIENT_INFO_BYTES: usize = 4096;
-
 impl Limits {
     /// A full bucket for a new socket.
     pub fn bucket(&self) -> Bucket {

@@ -1,4 +1,4 @@
-//! The Socket.IO side: connection lifecycle events (SPEC §1) and one handler per rule of
+//! The Socket.IO side: connection lifecycle events (README "The three protocols") and one handler per rule of
 //! the rules table. Handlers are synchronous, so a client's events are applied in the
 //! order it sent them (the engine dispatches them inline).
 //!
@@ -7,7 +7,7 @@
 //! the gateway is built.
 
 mod limits;
-pub use limits::{Bucket, Limits, Verdict, MAX_CLIENT_INFO_BYTES};
+pub use limits::{Bucket, Limits, Verdict};
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -31,7 +31,7 @@ pub struct Gateway {
     verifier: Verifier,
     feeds: Arc<Feeds>,
     telemetry: Arc<Telemetry>,
-    /// Per-node connection sequence (the `clientId` of SPEC §1b).
+    /// Per-node connection sequence (the `clientId` of the queue protocol, README "The three protocols").
     client_seq: AtomicU64,
 }
 

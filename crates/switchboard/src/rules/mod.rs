@@ -1,5 +1,5 @@
 //! The join rules table: client event → room template → permission → ack shape
-//! (SPEC §1d, §3).
+//! (README "The three protocols", "Identity and security").
 //!
 //! The three shipped client protocols (ERP, service queue, study-space booking) are
 //! data in `presets.toml`, all on by default; a config file can switch presets off
@@ -39,7 +39,7 @@ pub const RESERVED_EVENTS: &[&str] = &[
     "removeListener",
 ];
 
-/// Client events the gateway handles itself (the non-room events of SPEC §1); no rule
+/// Client events the gateway handles itself (the non-room events of README "The three protocols"); no rule
 /// may claim them, nor any of [`RESERVED_EVENTS`].
 pub const BUILTIN_EVENTS: &[&str] = &[
     "ping",
@@ -402,7 +402,7 @@ pub enum RuleError {
 }
 
 /// Why a rule event was refused: a bad payload or a denied permission. Callers count
-/// [`JoinError::Denied`] as a denied join (SPEC §3).
+/// [`JoinError::Denied`] as a denied join (README "Identity and security").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
     /// The payload does not fit the rule.
@@ -448,7 +448,7 @@ pub enum RuleConfigError {
         reason: String,
     },
     /// Two join rules can produce the same room name but require different
-    /// permissions (SPEC §3).
+    /// permissions (README "Identity and security").
     #[error("rules {first} and {second} can join the same room but require different permissions")]
     PermissionConflict {
         /// First rule: "`event` (room `template`, permission `perm`)".
@@ -501,7 +501,7 @@ impl Rules {
             by_event.insert(rule.event.clone(), i);
         }
 
-        // SPEC §3: a room two rules can join is guarded by one permission. Leave rules
+        // README "Identity and security": a room two rules can join is guarded by one permission. Leave rules
         // grant nothing, so they may be broader (`leaveRoom` leaves any room).
         let joins: Vec<&Rule> = rules.iter().filter(|r| r.action == Action::Join).collect();
         for (i, a) in joins.iter().enumerate() {

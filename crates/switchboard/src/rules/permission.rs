@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The caller as the verified token describes it. Client-declared ids or roles never
-/// end up here (SPEC §3).
+/// end up here (README "Identity and security").
 ///
 /// `Identity::default()` is the anonymous caller: no user, no roles, no tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! System alerts (SPEC §1a `alert:system`, §2 `POST /api/v1/alerts`): an append-only
+//! System alerts (`alert:system`, `POST /api/v1/alerts`; README "Live data"): an append-only
 //! log, read newest first.
 
 use serde::Serialize;

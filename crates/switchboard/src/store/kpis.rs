@@ -1,4 +1,4 @@
-//! Module KPIs (SPEC §1a): one row per `(module, id)`, upserted by backends and the demo
+//! Module KPIs (README "Live data"): one row per `(module, id)`, upserted by backends and the demo
 //! simulator, read by the `kpi:update:{module}` and `dashboard:update` feeds.
 //!
 //! An upsert replaces the whole KPI (label, value, trend, status, chart: what was sent is

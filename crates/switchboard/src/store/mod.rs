@@ -42,6 +42,24 @@ pub use notifications::{NewNotification, Notification, Target};
 /// "database down" surfaces quickly instead of hanging requests.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Pool settings (`db_max_connections`, `db_acquire_timeout_ms`).
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    /// Connections; `None` picks per backend (an in-memory SQLite database always has 1).
+    pub max_connections: Option<u32>,
+    /// How long an operation waits for a connection.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            acquire_timeout: ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
 /// Pool size for a SQLite file: 8 connections (WAL lets readers run beside the writer).
 const SQLITE_FILE_MAX_CONNECTIONS: u32 = 8;
 /// Pool size for PostgreSQL: 10 connections.
@@ -145,6 +163,11 @@ impl Store {
     /// [`StoreError::Unavailable`] when the database cannot be reached within
     /// [`ACQUIRE_TIMEOUT`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, Pool::default()).await
+    }
+
+    /// [`Store::connect`] with pool settings from the configuration.
+    pub async fn connect_with(url: &str, pool: Pool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let lower = url.to_ascii_lowercase();
         let (backend, url, options) = if lower.starts_with("sqlite:") {
@@ -159,7 +182,7 @@ impl Store {
             } else {
                 create_parent_dir(url).await?;
                 let options = AnyPoolOptions::new()
-                    .max_connections(SQLITE_FILE_MAX_CONNECTIONS)
+                    .max_connections(pool.max_connections.unwrap_or(SQLITE_FILE_MAX_CONNECTIONS))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             // WAL: readers do not block the writer. The mode is stored in
@@ -182,13 +205,14 @@ impl Store {
                 ("sqlite", sqlite_create_if_missing(url), options)
             }
         } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            let options = AnyPoolOptions::new().max_connections(POSTGRES_MAX_CONNECTIONS);
+            let options = AnyPoolOptions::new()
+                .max_connections(pool.max_connections.unwrap_or(POSTGRES_MAX_CONNECTIONS));
             ("postgres", url.to_owned(), options)
         } else {
             return Err(StoreError::Url(crate::support::redact::url(url)));
         };
         let pool = options
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(pool.acquire_timeout)
             .connect(&url)
             .await
             .map_err(|e| match e {

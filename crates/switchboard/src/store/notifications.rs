@@ -1,4 +1,4 @@
-//! Notifications with per-user read state (SPEC §1a, §2).
+//! Notifications with per-user read state (README "Live data").
 //!
 //! # Targeting
 //! A notification is ONE row holding its target: `user:{id}` or `role:{name}`. Read

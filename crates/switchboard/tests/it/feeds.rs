@@ -1,4 +1,4 @@
-//! The live-data feeds of SPEC §1a/§2 with real clients, on SQLite and PostgreSQL.
+//! The live-data feeds of the README's "Live data" with real clients, on SQLite and PostgreSQL.
 
 use crate::harness::*;
 use serde_json::{json, Value};

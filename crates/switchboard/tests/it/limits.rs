@@ -1,4 +1,4 @@
-//! Limits (SPEC/issue 6): event rate, rooms per socket, connections per IP, JSON depth,
+//! Limits (README "Limits and defaults"): event rate, rooms per socket, connections per IP, JSON depth,
 //! API key scopes and rotation, and secrets kept out of logs.
 
 use crate::harness::*;

@@ -1,4 +1,4 @@
-//! SPEC §3 with real clients: every permission of every preset allowed and denied, and
+//! Permissions (README "Identity and security") with real clients: every permission of every preset allowed and denied, and
 //! bad tokens refused before the CONNECT ack.
 
 use crate::harness::*;

@@ -1,4 +1,4 @@
-//! The three client protocols of SPEC §1, driven by a real Socket.IO client.
+//! The three client protocols of the README's "The three protocols", driven by a real Socket.IO client.
 
 use crate::harness::*;
 use rust_socketio::TransportType;
