@@ -12,7 +12,8 @@
 # OUTDIR/log.txt (the generator's human summaries), OUTDIR/server-*.log.
 #
 # Env knobs (full mode defaults): SERVERS ("switchboard node peer"; also "sb-nodelay": switchboard
-#   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
+#   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic; "sb-base": the switchboard binary at
+#   SB_BASE, e.g. the previous commit's build, measured in the same run as the baseline of a change), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
 #   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
 #   HOLD (10), FANOUT_RATES ("50,...,1200,1600,2000,2400,2700,3000,3300,3600,4200,4800,5400,6000"), STEP_S (6), PREWARM (5),
 #   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (256: one
@@ -129,6 +130,8 @@ start_server() { # name tag
   port=$(port_of "$name")
   case $name in
     switchboard) env "${SB_ENV[@]}" taskset -c 0 "$SB" serve --listen "127.0.0.1:$port" --database-url sqlite::memory: >"$log" 2>&1 & ;;
+    sb-base)     [ -x "${SB_BASE:-}" ] || { log "sb-base needs SB_BASE=<a switchboard binary>"; return 1; }
+                 env "${SB_ENV[@]}" taskset -c 0 "$SB_BASE" serve --listen "127.0.0.1:$port" --database-url sqlite::memory: >"$log" 2>&1 & ;;
     node)        taskset -c 0 node "$NODE_DIR/server.js" "$port" >"$log" 2>&1 & ;;
     peer)        taskset -c 0 "$PEER" "$port" >"$log" 2>&1 & ;;
     # diagnostic: switchboard with TCP_NODELAY forced on accepted sockets (bench/diag/nodelay.c)
@@ -152,7 +155,7 @@ stop_server() {
   SPID=""
 }
 trap stop_server EXIT
-port_of() { case $1 in switchboard) echo $P_SB ;; node) echo $P_NODE ;; peer) echo $P_PEER ;; sb-nodelay) echo 3204 ;; esac; }
+port_of() { case $1 in switchboard) echo $P_SB ;; node) echo $P_NODE ;; peer) echo $P_PEER ;; sb-nodelay) echo 3204 ;; sb-base) echo 3205 ;; esac; }
 
 FAILED=0
 gen() { # server scenario args...

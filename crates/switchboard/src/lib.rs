@@ -17,6 +17,7 @@
 //! - [`gateway`]: the Socket.IO side — connect hook, limits, one handler per rule.
 //! - [`api`]: the backend HTTP API (axum) on the same port, with each route's key
 //!   scopes declared where it is registered. [`net`]: client addresses, accept loop.
+//! - [`commands`]: the one-shot subcommands (`check-config`, `token`, `publish`).
 //! - [`app`]: composition only — `App::build(config)` then `App::run(listener,
 //!   shutdown)`. Nothing imports it.
 //!
@@ -26,6 +27,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod fdtable;

@@ -27,8 +27,8 @@ async fn run(fds: std::io::Result<switchboard::fdtable::FdSetup>) -> anyhow::Res
             let listener = tokio::net::TcpListener::bind(listen).await?;
             app.run(listener, switchboard::app::shutdown_signal()).await
         }
-        Command::CheckConfig(args) => switchboard::app::check_config(&args, &env),
-        Command::Publish(args) => switchboard::app::publish_cli(args).await,
-        Command::Token(args) => switchboard::app::token_cli(&args, &env),
+        Command::CheckConfig(args) => switchboard::commands::check_config(&args, &env),
+        Command::Publish(args) => switchboard::commands::publish_cli(args).await,
+        Command::Token(args) => switchboard::commands::token_cli(&args, &env),
     }
 }
