@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 
-use super::session::{Class, Frame, Handshake, Session, Transport};
+use super::session::{query_param, Class, Frame, Handshake, Session, Transport};
 use super::{conn, ws};
 use crate::server::Inner;
 use crate::{DisconnectReason, RemoteAddr};
@@ -38,35 +38,6 @@ impl EioError {
             EioError::UnsupportedVersion => "Unsupported protocol version",
         }
     }
-}
-
-/// Percent-decoded value of `key` in a query string.
-pub(crate) fn query_param(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == key).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    fn hex(c: u8) -> Option<u8> {
-        (c as char).to_digit(16).map(|d| d as u8)
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -508,23 +479,4 @@ pub(crate) fn open_frame(srv: &Inner, sid: &str, transport: Transport) -> Frame 
 /// Queue a control packet (used by the heartbeat and the close path).
 pub(crate) fn push_control(sess: &Session, payload: &[u8]) {
     sess.push(&[Frame::text(payload)], Class::Control);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_params_decode() {
-        assert_eq!(
-            query_param("EIO=4&transport=polling&t=x", "transport").as_deref(),
-            Some("polling")
-        );
-        assert_eq!(
-            query_param("token=a%2Bb%3D&x", "token").as_deref(),
-            Some("a+b=")
-        );
-        assert_eq!(query_param("x", "y"), None);
-        assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
-    }
 }

@@ -112,8 +112,37 @@ pub struct Handshake {
 impl Handshake {
     /// A query parameter's (percent-decoded) value.
     pub fn query_param(&self, key: &str) -> Option<String> {
-        crate::engine::http::query_param(&self.query, key)
+        query_param(&self.query, key)
     }
+}
+
+/// Percent-decoded value of `key` in a query string.
+pub(crate) fn query_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Binary attachments still expected for a packet.
@@ -259,5 +288,24 @@ impl Session {
             .iter()
             .find(|s| s.ns_name() == ns)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_decode() {
+        assert_eq!(
+            query_param("EIO=4&transport=polling&t=x", "transport").as_deref(),
+            Some("polling")
+        );
+        assert_eq!(
+            query_param("token=a%2Bb%3D&x", "token").as_deref(),
+            Some("a+b=")
+        );
+        assert_eq!(query_param("x", "y"), None);
+        assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
     }
 }
