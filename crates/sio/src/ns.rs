@@ -10,12 +10,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use crate::adapter::{Adapter, BroadcastMessage};
+use crate::common::DisconnectReason;
+use crate::common::Shared;
 use crate::engine::session::{Class, Frame, Pushed, Session};
 use crate::packet::{Encoder, PacketKind};
 use crate::recovery::{self, Recovery, Restored};
-use crate::server::{Inner, Shared};
+use crate::server::Inner;
 use crate::socket::{Event, Socket};
-use crate::DisconnectReason;
 
 /// A refused connection: sent to the client as `connect_error` (`err.message`, `err.data`).
 #[derive(Debug, Clone)]

@@ -5,23 +5,23 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use parking_lot::Mutex;
-use rand::RngCore;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use crate::adapter::{Adapter, LocalAdapter};
+use crate::common::{new_id, DisconnectReason, RemoteAddr, Shared, Stats};
+use crate::config::Config;
 use crate::engine::http::{self as eio_http, open_frame, push_control};
 use crate::engine::session::{Budget, Handshake, PartialBinary, Session, Transport};
 use crate::ns::{Namespace, NamespaceBuilder};
 use crate::packet::{self, PacketKind};
 use crate::socket::{Event, Socket};
-use crate::{Config, DisconnectReason, RemoteAddr, Stats};
 
 /// A raw Engine.IO message handler (used instead of Socket.IO, e.g. by an echo server).
 pub type EngineHandler = Arc<dyn Fn(&EngineSocket, EngineMessage) + Send + Sync>;
@@ -52,12 +52,6 @@ impl EngineSocket {
     }
 }
 
-/// State shared by the server and its namespaces.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) stats: Stats,
-}
-
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) stats: Arc<Shared>,
@@ -70,13 +64,6 @@ pub(crate) struct Inner {
     engine_handler: Option<EngineHandler>,
     epoch: Instant,
     heartbeat_started: AtomicBool,
-}
-
-impl std::ops::Deref for Shared {
-    type Target = Stats;
-    fn deref(&self) -> &Stats {
-        &self.stats
-    }
 }
 
 /// Builds a [`Server`]: configuration, namespaces and their handlers, the adapter.
@@ -165,14 +152,6 @@ impl std::fmt::Debug for Server {
             .field("path", &self.inner.config.path)
             .finish()
     }
-}
-
-/// A random 20-character url-safe id.
-pub(crate) fn new_id() -> Arc<str> {
-    use base64::Engine as _;
-    let mut b = [0u8; 15];
-    rand::rng().fill_bytes(&mut b);
-    Arc::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
 impl Server {
@@ -703,13 +682,5 @@ impl Inner {
             }
             PacketKind::ConnectError => false,
         }
-    }
-}
-
-/// Peer address of an HTTP request; insert it as a request extension so connect hooks can
-/// see it (the standalone [`Server::serve`] does).
-impl From<SocketAddr> for RemoteAddr {
-    fn from(a: SocketAddr) -> Self {
-        RemoteAddr(a)
     }
 }

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+use crate::common::{new_id, DisconnectReason};
 use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
 use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace};
 use crate::packet::{split_args, Encoder, PacketKind};
 use crate::recovery::Restored;
-use crate::DisconnectReason;
 
 /// `std::panic::catch_unwind` for handler calls: handlers are user code; nothing they
 /// observe is left half-updated by the engine when they unwind (every engine lock is a
@@ -431,11 +431,7 @@ impl Socket {
         };
         let (id, pid, mut restored) = match restored {
             Some((pid, r)) => (r.sid.clone(), Some(pid), Some(r)),
-            None => (
-                crate::server::new_id(),
-                shared.config.recovery.map(|_| crate::server::new_id()),
-                None,
-            ),
+            None => (new_id(), shared.config.recovery.map(|_| new_id()), None),
         };
         let socket = Socket(Arc::new(SocketInner {
             id,

@@ -19,8 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::session::{Session, Transport};
 use super::ws::{self, FrameError};
+use crate::common::DisconnectReason;
 use crate::server::Inner;
-use crate::DisconnectReason;
 
 /// Frames handed to one `writev` (Linux IOV_MAX is 1024).
 const IOV_BATCH: usize = 256;

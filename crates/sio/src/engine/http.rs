@@ -13,8 +13,8 @@ use std::task::Poll;
 
 use super::session::{query_param, Class, Frame, Handshake, Session, Transport};
 use super::{conn, ws};
+use crate::common::{DisconnectReason, RemoteAddr};
 use crate::server::Inner;
-use crate::{DisconnectReason, RemoteAddr};
 
 /// Engine.IO's error codes (the JSON body of a 400), as the reference server sends them.
 #[derive(Debug, Clone, Copy)]
