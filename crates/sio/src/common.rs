@@ -134,6 +134,15 @@ pub struct Stats {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) stats: Stats,
+    /// The clock's zero for every `*_ms` time stamp.
+    pub(crate) epoch: std::time::Instant,
+}
+
+impl Shared {
+    /// Milliseconds since `epoch`.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
 }
 
 impl std::ops::Deref for Shared {

@@ -1,5 +1,6 @@
 //! One Engine.IO session: its outbound queue (shared by whichever transport is active),
-//! its heartbeat state and the Socket.IO sockets multiplexed on it.
+//! its heartbeat state, and a slot `D` for the state of the layer above (for Socket.IO:
+//! the sockets multiplexed on it).
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use super::ws;
-use crate::socket::Socket;
 
 /// One outgoing Engine.IO packet, pre-framed for WebSocket. Polling strips the header.
 #[derive(Clone)]
@@ -145,16 +145,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Binary attachments still expected for a packet.
-pub(crate) struct PartialBinary {
-    pub(crate) text: String,
-    pub(crate) remaining: usize,
-    pub(crate) bins: Vec<Bytes>,
-    /// Bytes held (text + attachments so far); bounded by `max_payload`.
-    pub(crate) bytes: usize,
-}
-
-pub(crate) struct Session {
+pub(crate) struct Session<D> {
     pub(crate) sid: Arc<str>,
     pub(crate) out: Mutex<Outbox>,
     transport: AtomicU8,
@@ -169,16 +160,13 @@ pub(crate) struct Session {
     pub(crate) created_ms: u64,
     /// A Socket.IO CONNECT was received (the connect timeout no longer applies).
     pub(crate) connected_once: AtomicBool,
-    pub(crate) sockets: Mutex<Vec<Socket>>,
-    pub(crate) partial: Mutex<Option<PartialBinary>>,
-    /// When the pending binary packet started (ms since the server's epoch; 0: none), so
-    /// the heartbeat can end one whose attachments never come without taking a lock.
-    pub(crate) partial_since: AtomicU64,
     pub(crate) handshake: Arc<Handshake>,
     budget: Budget,
+    /// The state of the layer above (see [`super::endpoint::Handler`]).
+    pub(crate) data: D,
 }
 
-impl Session {
+impl<D> Session<D> {
     pub(crate) fn new(
         sid: Arc<str>,
         transport: Transport,
@@ -186,6 +174,7 @@ impl Session {
         now_ms: u64,
         ping_ms: u64,
         budget: Budget,
+        data: D,
     ) -> Self {
         Self {
             sid,
@@ -198,11 +187,9 @@ impl Session {
             pong_deadline: AtomicU64::new(0),
             created_ms: now_ms,
             connected_once: AtomicBool::new(false),
-            sockets: Mutex::new(Vec::new()),
-            partial: Mutex::new(None),
-            partial_since: AtomicU64::new(0),
             handshake: Arc::new(handshake),
             budget,
+            data,
         }
     }
 
@@ -282,12 +269,9 @@ impl Session {
         first
     }
 
-    pub(crate) fn socket(&self, ns: &str) -> Option<Socket> {
-        self.sockets
-            .lock()
-            .iter()
-            .find(|s| s.ns_name() == ns)
-            .cloned()
+    /// Queue a control packet (the heartbeat, the close path, connect errors).
+    pub(crate) fn push_control(&self, payload: &[u8]) {
+        self.push(&[Frame::text(payload)], Class::Control);
     }
 }
 
