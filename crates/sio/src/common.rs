@@ -1,14 +1,13 @@
 //! What every layer shares: why a connection ended, the counters, the peer address, the
-//! configuration with the counters (`Shared`) and random ids. Imports nothing of the crate
+//! configuration with the counters and the clock (`Shared`) and random ids. Imports nothing of the crate
 //! but `config`, so both the engine and the Socket.IO layer can use it.
 
 use rand::RngCore;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::config::Config;
-
-use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 
 /// The peer address of an HTTP request, as a request extension.
 #[derive(Debug, Clone, Copy)]

@@ -1,19 +1,26 @@
 //! `sio`: a fast, lossless Socket.IO v5 / Engine.IO v4 server engine.
 //!
 //! # Layout
-//! - [`engine`]: Engine.IO — sessions with one bounded outbound queue each
-//!   (`engine::session`), HTTP long-polling and the WebSocket upgrade (`engine::http`),
+//! Lower layers never import upper ones: `engine` and `recovery` know nothing of
+//! Socket.IO; `ns` and `socket` (which name each other) sit on them; `server` on top.
+//! - [`common`]: what every layer shares — `DisconnectReason`, `Stats`, `RemoteAddr`,
+//!   the configuration with the counters and the clock (`Shared`), random ids.
+//! - [`engine`]: Engine.IO — sessions with one bounded outbound queue each and a data slot
+//!   for the layer above (`engine::session`), the endpoint: session table, per-address
+//!   admission, heartbeat, and the `Handler` trait through which messages go up
+//!   (`engine::endpoint`), HTTP long-polling and the WebSocket upgrade (`engine::http`),
 //!   hand-written WebSocket framing (`engine::ws`, see there for why) and the one task per
 //!   WebSocket connection that reads and writes (`engine::conn`).
 //! - [`packet`]: Socket.IO packet parsing and encoding.
 //! - [`ns`]: namespaces — handlers, the room → members index, broadcasts encoded once.
-//! - [`socket`]: one connected socket — rooms, data, acks, in-order event dispatch.
+//! - [`socket`]: one connected socket — rooms, data, acks, in-order event dispatch — and
+//!   the Socket.IO state of a session (`SioData`: its sockets, a pending binary packet).
 //! - [`recovery`]: connection state recovery (recent broadcasts stored once, persisted
 //!   sessions).
 //! - [`adapter`]: the seam where a cluster bus plugs in between a broadcast request and
 //!   local delivery.
-//! - [`server`]: the builder, the session table, the heartbeat, message routing, and a
-//!   standalone `serve` for a bound listener.
+//! - [`server`]: the builder, the Socket.IO layer (the engine's `Handler`: message
+//!   routing, one parse per packet), and a standalone `serve` for a bound listener.
 //!
 //! # Guarantees
 //! - The connect hook runs before the CONNECT ack; events a client sends meanwhile wait.
