@@ -319,8 +319,7 @@ impl Handler<SioData> for Inner {
             }
         };
         if let Some(pb) = done {
-            let p = packet::parse(&pb.text).map_err(|_| DisconnectReason::ParseError)?;
-            return self.on_complete_packet(sess, p, pb.bins);
+            return self.on_complete_packet(sess, pb.head.attach(&pb.text), pb.bins);
         }
         Ok(())
     }
@@ -360,6 +359,7 @@ impl Inner {
             }
             *partial = Some(PartialBinary {
                 text: text.to_owned(),
+                head: p.detach(text),
                 remaining: p.attachments,
                 bins: Vec::with_capacity(p.attachments.min(8)),
                 bytes: text.len(),

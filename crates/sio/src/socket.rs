@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use crate::common::{new_id, DisconnectReason};
 use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
 use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace};
-use crate::packet::{split_args, Encoder, PacketKind};
+use crate::packet::{split_args, Detached, Encoder, PacketKind};
 use crate::recovery::Restored;
 
 /// `std::panic::catch_unwind` for handler calls: handlers are user code; nothing they
@@ -196,6 +196,8 @@ impl Event {
 /// Binary attachments still expected for a packet.
 pub(crate) struct PartialBinary {
     pub(crate) text: String,
+    /// `text` parsed (at arrival; not parsed again when complete).
+    pub(crate) head: Detached,
     pub(crate) remaining: usize,
     pub(crate) bins: Vec<Bytes>,
     /// Bytes held (text + attachments so far); bounded by `max_payload`.
