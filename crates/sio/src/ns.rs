@@ -10,12 +10,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use crate::adapter::{Adapter, BroadcastMessage};
-use crate::engine::session::{Class, Frame, Pushed, Session};
+use crate::common::DisconnectReason;
+use crate::common::Shared;
+use crate::engine::endpoint::Engine;
+use crate::engine::session::{Class, Frame, Pushed};
 use crate::packet::{Encoder, PacketKind};
 use crate::recovery::{self, Recovery, Restored};
-use crate::server::{Inner, Shared};
-use crate::socket::{Event, Socket};
-use crate::DisconnectReason;
+use crate::socket::{Event, SioData, SioSession, Socket};
 
 /// A refused connection: sent to the client as `connect_error` (`err.message`, `err.data`).
 #[derive(Debug, Clone)]
@@ -148,7 +149,7 @@ pub struct Namespace {
     pub(crate) handlers: Handlers,
     pub(crate) state: Mutex<NsState>,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) srv: Weak<Inner>,
+    pub(crate) engine: Weak<Engine<SioData>>,
     adapter: Arc<dyn Adapter>,
 }
 
@@ -213,7 +214,7 @@ impl Namespace {
     pub(crate) fn new(
         b: NamespaceBuilder,
         shared: Arc<Shared>,
-        srv: Weak<Inner>,
+        engine: Weak<Engine<SioData>>,
         adapter: Arc<dyn Adapter>,
     ) -> Self {
         let c = &shared.config;
@@ -235,7 +236,7 @@ impl Namespace {
                 seq: 0,
             }),
             shared,
-            srv,
+            engine,
             adapter,
         }
     }
@@ -304,7 +305,7 @@ impl Namespace {
     /// `None` to number it locally. Returns the number of sockets it was queued for.
     pub fn deliver(&self, msg: &BroadcastMessage, offset: Option<u64>) -> usize {
         let stats = &self.shared.stats;
-        let mut overflowed: Vec<Arc<Session>> = Vec::new();
+        let mut overflowed: Vec<Arc<SioSession>> = Vec::new();
         let mut delivered = 0;
         {
             let mut st = self.lock();
@@ -375,11 +376,11 @@ impl Namespace {
         delivered
     }
 
-    pub(crate) fn close_slow(&self, sessions: Vec<Arc<Session>>) {
+    pub(crate) fn close_slow(&self, sessions: Vec<Arc<SioSession>>) {
         if sessions.is_empty() {
             return;
         }
-        if let Some(srv) = self.srv.upgrade() {
+        if let Some(srv) = self.engine.upgrade() {
             for s in sessions {
                 srv.close_session(&s, DisconnectReason::SlowConsumer);
             }

@@ -52,6 +52,50 @@ pub(crate) struct Packet<'a> {
     pub(crate) data: &'a str,
 }
 
+/// A parsed packet's header as offsets into its text: a binary packet kept until its
+/// attachments arrive is not parsed a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Detached {
+    kind: PacketKind,
+    attachments: usize,
+    /// Byte range of the namespace in the text (`None`: the default `/`).
+    ns: Option<(usize, usize)>,
+    id: Option<u64>,
+    /// Where the payload starts (it runs to the end).
+    data: usize,
+}
+
+impl Packet<'_> {
+    /// The header of this packet, which was parsed from `text`, as offsets into it.
+    pub(crate) fn detach(&self, text: &str) -> Detached {
+        let base = text.as_ptr() as usize;
+        let offset = |s: &str| {
+            let p = s.as_ptr() as usize;
+            (p >= base && p + s.len() <= base + text.len()).then(|| p - base)
+        };
+        Detached {
+            kind: self.kind,
+            attachments: self.attachments,
+            ns: offset(self.ns).map(|o| (o, o + self.ns.len())),
+            id: self.id,
+            data: offset(self.data).unwrap_or(text.len()),
+        }
+    }
+}
+
+impl Detached {
+    /// The packet again, borrowing from `text` (the text it was detached from).
+    pub(crate) fn attach<'a>(&self, text: &'a str) -> Packet<'a> {
+        Packet {
+            kind: self.kind,
+            attachments: self.attachments,
+            ns: self.ns.map_or("/", |(a, b)| &text[a..b]),
+            id: self.id,
+            data: &text[self.data..],
+        }
+    }
+}
+
 /// Why a client packet was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PacketError {
@@ -246,6 +290,20 @@ mod tests {
         let p = parse("31[\"ok\"]").unwrap();
         assert_eq!((p.kind, p.id), (PacketKind::Ack, Some(1)));
         assert_eq!(parse("1/admin,").unwrap().ns, "/admin");
+    }
+
+    #[test]
+    fn detached_packet_attaches_to_the_same_fields() {
+        for text in [
+            "51-[\"up\",{\"_placeholder\":true,\"num\":0}]",
+            "62-/admin,7[{\"_placeholder\":true,\"num\":0}]",
+            "0",
+            "1/admin,",
+        ] {
+            let p = parse(text).unwrap();
+            let owned = text.to_owned();
+            assert_eq!(p.detach(text).attach(&owned), p, "{text}");
+        }
     }
 
     #[test]

@@ -1,27 +1,30 @@
-//! The server: configuration, namespaces, the session table, the heartbeat, and the
-//! routing of Engine.IO messages to Socket.IO packets.
+//! The server: the builder, the namespaces, and the Socket.IO layer on top of the
+//! Engine.IO endpoint (`engine::endpoint`): it implements the endpoint's `Handler`,
+//! turning Engine.IO messages into Socket.IO packets, and keeps its per-session state
+//! (`socket::SioData`) in the sessions' data slot.
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use parking_lot::Mutex;
-use rand::RngCore;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use crate::adapter::{Adapter, LocalAdapter};
-use crate::engine::http::{self as eio_http, open_frame, push_control};
-use crate::engine::session::{Budget, Handshake, PartialBinary, Session, Transport};
+use crate::common::{DisconnectReason, RemoteAddr, Shared, Stats};
+use crate::config::Config;
+use crate::engine::endpoint::{Engine, Handler};
+use crate::engine::http as eio_http;
+use crate::engine::session::{Class, Frame};
 use crate::ns::{Namespace, NamespaceBuilder};
-use crate::packet::{self, PacketKind};
-use crate::socket::{Event, Socket};
-use crate::{Config, DisconnectReason, RemoteAddr, Stats};
+use crate::packet::{self, Packet, PacketKind};
+use crate::socket::{Event, PartialBinary, SioData, SioSession, Socket};
 
 /// A raw Engine.IO message handler (used instead of Socket.IO, e.g. by an echo server).
 pub type EngineHandler = Arc<dyn Fn(&EngineSocket, EngineMessage) + Send + Sync>;
@@ -37,13 +40,12 @@ pub enum EngineMessage {
 
 /// A raw Engine.IO session, for [`ServerBuilder::engine_only`].
 pub struct EngineSocket {
-    sess: Arc<Session>,
+    sess: Arc<SioSession>,
 }
 
 impl EngineSocket {
     /// Send a message back.
     pub fn send(&self, msg: EngineMessage) {
-        use crate::engine::session::{Class, Frame};
         let f = match msg {
             EngineMessage::Text(t) => Frame::text(format!("4{t}").as_bytes()),
             EngineMessage::Binary(b) => Frame::binary(&b),
@@ -52,31 +54,12 @@ impl EngineSocket {
     }
 }
 
-/// State shared by the server and its namespaces.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) stats: Stats,
-}
-
+/// The Socket.IO layer: what the Engine.IO endpoint hands messages to.
 pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) stats: Arc<Shared>,
-    sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
-    /// Open sessions per client address (only when a per-IP limit is configured).
-    per_ip: Mutex<HashMap<IpAddr, IpCount>>,
-    /// When a refusal was last logged (ms since `epoch`), to log at most one per second.
-    refusal_logged: AtomicU64,
+    shared: Arc<Shared>,
+    engine: Weak<Engine<SioData>>,
     namespaces: HashMap<String, Arc<Namespace>>,
     engine_handler: Option<EngineHandler>,
-    epoch: Instant,
-    heartbeat_started: AtomicBool,
-}
-
-impl std::ops::Deref for Shared {
-    type Target = Stats;
-    fn deref(&self) -> &Stats {
-        &self.stats
-    }
 }
 
 /// Builds a [`Server`]: configuration, namespaces and their handlers, the adapter.
@@ -120,59 +103,57 @@ impl ServerBuilder {
     /// Freeze the configuration and handlers.
     pub fn build(self) -> Server {
         let shared = Arc::new(Shared {
-            config: self.config.clone(),
-            stats: Stats::default(),
-        });
-        let inner = Arc::new_cyclic(|weak| Inner {
             config: self.config,
-            stats: shared.clone(),
-            sessions: Mutex::new(HashMap::new()),
-            per_ip: Mutex::new(HashMap::new()),
-            refusal_logged: AtomicU64::new(0),
-            namespaces: self
-                .namespaces
-                .into_iter()
-                .map(|b| {
-                    let name = b.name.clone();
-                    (
-                        name,
-                        Arc::new(Namespace::new(
-                            b,
-                            shared.clone(),
-                            weak.clone(),
-                            self.adapter.clone(),
-                        )),
-                    )
-                })
-                .collect(),
-            engine_handler: self.engine_handler,
+            stats: Stats::default(),
             epoch: Instant::now(),
-            heartbeat_started: AtomicBool::new(false),
         });
-        Server { inner }
+        let mut sio = None;
+        let claim_required = self.engine_handler.is_none();
+        let engine = Engine::new(shared.clone(), claim_required, |weak| {
+            let inner = Arc::new(Inner {
+                shared: shared.clone(),
+                engine: weak.clone(),
+                namespaces: self
+                    .namespaces
+                    .into_iter()
+                    .map(|b| {
+                        let name = b.name.clone();
+                        (
+                            name,
+                            Arc::new(Namespace::new(
+                                b,
+                                shared.clone(),
+                                weak.clone(),
+                                self.adapter.clone(),
+                            )),
+                        )
+                    })
+                    .collect(),
+                engine_handler: self.engine_handler,
+            });
+            sio = Some(inner.clone());
+            inner
+        });
+        Server {
+            engine,
+            sio: sio.expect("set by Engine::new"),
+        }
     }
 }
 
 /// The Socket.IO server. Cheap to clone.
 #[derive(Clone)]
 pub struct Server {
-    pub(crate) inner: Arc<Inner>,
+    engine: Arc<Engine<SioData>>,
+    sio: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("path", &self.inner.config.path)
+            .field("path", &self.engine.config.path)
             .finish()
     }
-}
-
-/// A random 20-character url-safe id.
-pub(crate) fn new_id() -> Arc<str> {
-    use base64::Engine as _;
-    let mut b = [0u8; 15];
-    rand::rng().fill_bytes(&mut b);
-    Arc::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
 impl Server {
@@ -188,12 +169,12 @@ impl Server {
 
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.engine.config
     }
 
     /// Whether `path` belongs to the engine endpoint.
     pub fn is_engine_path(&self, path: &str) -> bool {
-        let p = self.inner.config.path.trim_end_matches('/');
+        let p = self.engine.config.path.trim_end_matches('/');
         path == p || path.strip_prefix(p) == Some("/")
     }
 
@@ -205,56 +186,41 @@ impl Server {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        eio_http::handle(self.inner.clone(), req).await
+        eio_http::handle(self.engine.clone(), req).await
     }
 
     /// A namespace by name.
     pub fn of(&self, name: &str) -> Option<Arc<Namespace>> {
-        self.inner.namespaces.get(name).cloned()
+        self.sio.namespaces.get(name).cloned()
     }
 
     /// Open Engine.IO sessions from `ip`; counted only when `max_sessions_per_ip` or
     /// `max_pending_per_ip` is set (0 otherwise).
     pub fn sessions_from(&self, ip: IpAddr) -> usize {
-        self.inner.sessions_from(ip)
+        self.engine.sessions_from(ip)
     }
 
     /// The `n` client addresses with the most open sessions, most first (empty when no
     /// per-IP limit is configured: nothing is counted then).
     pub fn busiest_addresses(&self, n: usize) -> Vec<(IpAddr, usize)> {
-        let mut v: Vec<(IpAddr, usize)> = self
-            .inner
-            .per_ip
-            .lock()
-            .iter()
-            .map(|(ip, c)| (*ip, c.total as usize))
-            .collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        v.truncate(n);
-        v
+        self.engine.busiest_addresses(n)
     }
 
     /// Counters.
     pub fn stats(&self) -> &Stats {
-        &self.inner.stats.stats
+        &self.engine.stats.stats
     }
 
     /// Open Engine.IO sessions by transport: (websocket, polling).
     pub fn sessions_by_transport(&self) -> (usize, usize) {
-        let s = self.inner.sessions.lock();
-        let ws = s
-            .values()
-            .filter(|s| s.transport() == Transport::Websocket)
-            .count();
-        (ws, s.len() - ws)
+        self.engine.sessions_by_transport()
     }
 
     /// Close every session (reason `server shutting down`).
     pub fn close_all(&self) {
-        let all: Vec<Arc<Session>> = self.inner.sessions.lock().values().cloned().collect();
-        for s in all {
-            push_control(&s, b"1");
-            self.inner
+        for s in self.engine.all_sessions() {
+            s.push_control(b"1");
+            self.engine
                 .close_session(&s, DisconnectReason::ServerShutdown);
         }
     }
@@ -307,344 +273,113 @@ impl Server {
     }
 }
 
-/// Sessions of one client address.
-#[derive(Debug, Default, Clone, Copy)]
-struct IpCount {
-    total: u32,
-    /// Sessions that have not sent a Socket.IO CONNECT yet.
-    pending: u32,
-}
-
-/// Why a handshake was refused before a session existed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refused {
-    TooManyFromIp,
-    TooManyPendingFromIp,
-}
-
-impl Refused {
-    pub(crate) fn message(self) -> &'static str {
-        match self {
-            Refused::TooManyFromIp => "too many connections from this address",
-            Refused::TooManyPendingFromIp => {
-                "too many connections from this address waiting for their CONNECT"
-            }
-        }
-    }
-}
-
-impl Inner {
-    fn limits_ip(&self) -> bool {
-        self.config.max_sessions_per_ip != 0 || self.config.max_pending_per_ip != 0
-    }
-
-    /// Count a new session of `ip`, unless a per-IP limit refuses it.
-    fn admit_ip(&self, ip: Option<IpAddr>) -> Result<(), Refused> {
-        let Some(ip) = ip.filter(|_| self.limits_ip()) else {
-            return Ok(());
-        };
-        let (total_max, pending_max) = (
-            self.config.max_sessions_per_ip,
-            self.config.max_pending_per_ip,
-        );
-        let refused = {
-            let mut m = self.per_ip.lock();
-            let c = m.entry(ip).or_default();
-            if total_max != 0 && c.total as usize >= total_max {
-                Some(Refused::TooManyFromIp)
-            } else if pending_max != 0 && c.pending as usize >= pending_max {
-                Some(Refused::TooManyPendingFromIp)
-            } else {
-                c.total += 1;
-                c.pending += 1;
-                None
-            }
-        };
-        let Some(why) = refused else { return Ok(()) };
-        let n = self.stats.ip_refused.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = self.now_ms();
-        let last = self.refusal_logged.load(Ordering::Relaxed);
-        if (last == 0 || now >= last + 1000)
-            && self
-                .refusal_logged
-                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(%ip, reason = why.message(), refused_total = n, "handshake refused (logged at most once a second)");
-        }
-        Err(why)
-    }
-
-    /// A session's first Socket.IO CONNECT: it no longer counts as pending.
-    pub(crate) fn note_connected(&self, sess: &Session) {
-        if !sess.connected_once.swap(true, Ordering::AcqRel) {
-            self.release_ip(sess, false);
-        }
-    }
-
-    /// Give back what `sess` counted for its address (`closing`: the session is gone).
-    fn release_ip(&self, sess: &Session, closing: bool) {
-        let Some(ip) = sess.handshake.remote.map(|a| a.ip()) else {
-            return;
-        };
-        if !self.limits_ip() {
-            return;
-        }
-        let mut m = self.per_ip.lock();
-        if let Some(c) = m.get_mut(&ip) {
-            if closing {
-                c.total = c.total.saturating_sub(1);
-            } else {
-                c.pending = c.pending.saturating_sub(1);
-            }
-            if c.total == 0 {
-                m.remove(&ip);
-            }
-        }
-    }
-
-    /// Open sessions from `ip` (0 when no per-IP limit is configured).
-    pub(crate) fn sessions_from(&self, ip: IpAddr) -> usize {
-        self.per_ip.lock().get(&ip).map_or(0, |c| c.total as usize)
-    }
-
-    pub(crate) fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    /// A live session. One whose pong is overdue is closed here rather than waiting for
-    /// the next heartbeat tick.
-    pub(crate) fn session(&self, sid: &str) -> Option<Arc<Session>> {
-        let s = self.sessions.lock().get(sid).cloned()?;
-        let deadline = s.pong_deadline.load(Ordering::Acquire);
-        if deadline != 0 && self.now_ms() >= deadline {
-            self.close_session(&s, DisconnectReason::PingTimeout);
-            return None;
-        }
-        Some(s)
-    }
-
-    pub(crate) fn open_session(
-        self: &Arc<Self>,
-        transport: Transport,
-        hs: Handshake,
-    ) -> Result<Arc<Session>, Refused> {
-        self.admit_ip(hs.remote.map(|a| a.ip()))?;
-        self.start_heartbeat();
-        let sid = new_id();
-        let sess = Arc::new(Session::new(
-            sid.clone(),
-            transport,
-            hs,
-            self.now_ms(),
-            self.config.ping_interval.as_millis() as u64,
-            Budget {
-                packets: self.config.max_buffer,
-                bytes: self.config.max_buffer_bytes,
-            },
-        ));
-        sess.push(
-            &[open_frame(self, &sid, transport)],
-            crate::engine::session::Class::Control,
-        );
-        self.sessions.lock().insert(sid, sess.clone());
-        self.stats.connections.fetch_add(1, Ordering::Relaxed);
-        self.stats.connections_total.fetch_add(1, Ordering::Relaxed);
-        Ok(sess)
-    }
-
-    /// Close a session and every socket on it (idempotent).
-    pub(crate) fn close_session(&self, sess: &Arc<Session>, reason: DisconnectReason) {
-        if !sess.mark_closed() {
-            return;
-        }
-        self.sessions.lock().remove(&sess.sid);
-        self.stats.connections.fetch_sub(1, Ordering::Relaxed);
-        if !sess.connected_once.swap(true, Ordering::AcqRel) {
-            self.release_ip(sess, false);
-        }
-        self.release_ip(sess, true);
-        *sess.partial.lock() = None;
-        if reason == DisconnectReason::SlowConsumer {
-            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(sid = %sess.sid, "slow consumer disconnected: outbound queue full");
-        } else {
-            tracing::debug!(sid = %sess.sid, %reason, "session closed");
-        }
-        let sockets: Vec<Socket> = std::mem::take(&mut *sess.sockets.lock());
+impl Handler<SioData> for Inner {
+    fn on_disconnect(&self, sess: &Arc<SioSession>, reason: DisconnectReason) {
+        *sess.data.partial.lock() = None;
+        let sockets: Vec<Socket> = std::mem::take(&mut *sess.data.sockets.lock());
         for s in sockets {
             s.close(reason);
         }
     }
 
-    fn start_heartbeat(self: &Arc<Self>) {
-        if self.heartbeat_started.swap(true, Ordering::AcqRel) {
-            return;
+    fn on_message(&self, sess: &Arc<SioSession>, text: &str) -> Result<(), DisconnectReason> {
+        if let Some(h) = &self.engine_handler {
+            let es = EngineSocket { sess: sess.clone() };
+            h(&es, EngineMessage::Text(text.to_owned()));
+            return Ok(());
         }
-        let weak = Arc::downgrade(self);
-        let min = self.config.ping_interval.min(self.config.ping_timeout);
-        let tick = (min / 10).clamp(Duration::from_millis(5), Duration::from_secs(1));
-        tokio::spawn(async move {
-            let mut iv = tokio::time::interval(tick);
-            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut sweeps = 0u32;
-            loop {
-                iv.tick().await;
-                let Some(srv) = weak.upgrade() else { return };
-                srv.heartbeat();
-                sweeps += 1;
-                if sweeps.is_multiple_of(64) {
-                    srv.namespaces.values().for_each(|n| n.sweep());
-                }
-            }
-        });
-    }
-
-    /// One heartbeat pass: ping who is due, close who missed a pong or never connected.
-    fn heartbeat(&self) {
-        let now = self.now_ms();
-        let timeout = self.config.ping_timeout.as_millis() as u64;
-        let connect_timeout = self.config.connect_timeout.as_millis() as u64;
-        let attachment_timeout = self.config.attachment_timeout.as_millis() as u64;
-        let all: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
-        for s in all {
-            let deadline = s.pong_deadline.load(Ordering::Acquire);
-            if deadline != 0 && now >= deadline {
-                self.close_session(&s, DisconnectReason::PingTimeout);
-                continue;
-            }
-            if self.engine_handler.is_none()
-                && now.saturating_sub(s.created_ms) >= connect_timeout
-                && !s.connected_once.load(Ordering::Acquire)
-            {
-                push_control(&s, b"1");
-                self.close_session(&s, DisconnectReason::ConnectTimeout);
-                continue;
-            }
-            let partial = s.partial_since.load(Ordering::Acquire);
-            if partial != 0 && now.saturating_sub(partial) >= attachment_timeout {
-                self.stats
-                    .attachment_timeouts
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(sid = %s.sid, "binary attachments did not arrive in time");
-                self.close_session(&s, DisconnectReason::ParseError);
-                continue;
-            }
-            let due = s.next_ping.load(Ordering::Acquire);
-            if deadline == 0 && now >= due {
-                // The deadline counts from when the ping was due, not from a late tick
-                // (but leaves a late ping at least half the timeout).
-                s.pong_deadline
-                    .store((due + timeout).max(now + timeout / 2), Ordering::Release);
-                push_control(&s, b"2");
-            }
-        }
-    }
-
-    /// An Engine.IO text packet. `false`: malformed, close the connection.
-    pub(crate) fn on_text(
-        self: &Arc<Self>,
-        sess: &Arc<Session>,
-        text: &str,
-        transport: Transport,
-    ) -> bool {
-        let b = text.as_bytes();
-        match b.first() {
-            Some(b'4') => {
-                self.stats.packets_in.fetch_add(1, Ordering::Relaxed);
-                if let Some(h) = &self.engine_handler {
-                    let es = EngineSocket { sess: sess.clone() };
-                    h(&es, EngineMessage::Text(text[1..].to_owned()));
-                    return true;
-                }
-                self.on_sio(sess, &text[1..])
-            }
-            Some(b'3') => {
-                // pong: the next ping is due one interval after it (as the reference does).
-                sess.pong_deadline.store(0, Ordering::Release);
-                sess.next_ping.store(
-                    self.now_ms() + self.config.ping_interval.as_millis() as u64,
-                    Ordering::Release,
-                );
-                true
-            }
-            // Engine.IO v4 pings go server -> client only.
-            Some(b'2') => false,
-            Some(b'1') => {
-                if transport == Transport::Polling {
-                    // A pending GET ends with a noop, as the reference does.
-                    push_control(sess, b"6");
-                }
-                self.close_session(sess, DisconnectReason::TransportClose);
-                true
-            }
-            Some(b'6') => true,
-            Some(b'5') => transport == Transport::Websocket,
-            _ => false,
-        }
+        self.on_sio(sess, text)
     }
 
     /// A binary Engine.IO message: an attachment of the pending binary packet.
-    pub(crate) fn on_binary(self: &Arc<Self>, sess: &Arc<Session>, data: Bytes) -> bool {
+    fn on_binary(&self, sess: &Arc<SioSession>, data: Bytes) -> Result<(), DisconnectReason> {
         if let Some(h) = &self.engine_handler {
             let es = EngineSocket { sess: sess.clone() };
             h(&es, EngineMessage::Binary(data));
-            return true;
+            return Ok(());
         }
         let done = {
-            let mut p = sess.partial.lock();
-            let Some(pb) = p.as_mut() else { return false };
+            let mut p = sess.data.partial.lock();
+            let Some(pb) = p.as_mut() else {
+                return Err(DisconnectReason::ParseError);
+            };
             // The packet and all its attachments together are one message: `max_payload`.
             pb.bytes += data.len();
-            if pb.bytes > self.config.max_payload {
+            if pb.bytes > self.shared.config.max_payload {
                 *p = None;
-                return false;
+                return Err(DisconnectReason::ParseError);
             }
             pb.bins.push(data);
             pb.remaining -= 1;
             if pb.remaining == 0 {
-                sess.partial_since.store(0, Ordering::Release);
+                sess.data.partial_since.store(0, Ordering::Release);
                 p.take()
             } else {
                 None
             }
         };
         if let Some(pb) = done {
-            return self.on_complete_packet(sess, &pb.text, pb.bins);
+            return self.on_complete_packet(sess, pb.head.attach(&pb.text), pb.bins);
         }
-        true
+        Ok(())
     }
 
-    fn on_sio(&self, sess: &Arc<Session>, text: &str) -> bool {
+    fn on_tick(&self, sess: &SioSession, now_ms: u64) -> Option<DisconnectReason> {
+        let partial = sess.data.partial_since.load(Ordering::Acquire);
+        let timeout = self.shared.config.attachment_timeout.as_millis() as u64;
+        if partial != 0 && now_ms.saturating_sub(partial) >= timeout {
+            self.shared
+                .stats
+                .attachment_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(sid = %sess.sid, "binary attachments did not arrive in time");
+            return Some(DisconnectReason::ParseError);
+        }
+        None
+    }
+
+    fn on_sweep(&self) {
+        self.namespaces.values().for_each(|n| n.sweep());
+    }
+}
+
+impl Inner {
+    fn on_sio(&self, sess: &Arc<SioSession>, text: &str) -> Result<(), DisconnectReason> {
         let p = match packet::parse(text) {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(sid = %sess.sid, error = %e, "malformed socket.io packet");
-                return false;
+                return Err(DisconnectReason::ParseError);
             }
         };
         if p.attachments > 0 {
-            let mut partial = sess.partial.lock();
+            let mut partial = sess.data.partial.lock();
             if partial.is_some() {
-                return false;
+                return Err(DisconnectReason::ParseError);
             }
             *partial = Some(PartialBinary {
                 text: text.to_owned(),
+                head: p.detach(text),
                 remaining: p.attachments,
                 bins: Vec::with_capacity(p.attachments.min(8)),
                 bytes: text.len(),
             });
-            sess.partial_since
-                .store(self.now_ms().max(1), Ordering::Release);
-            return true;
+            sess.data
+                .partial_since
+                .store(self.shared.now_ms().max(1), Ordering::Release);
+            return Ok(());
         }
-        self.on_complete_packet(sess, text, Vec::new())
+        self.on_complete_packet(sess, p, Vec::new())
     }
 
-    fn on_complete_packet(&self, sess: &Arc<Session>, text: &str, bins: Vec<Bytes>) -> bool {
-        let Ok(p) = packet::parse(text) else {
-            return false;
-        };
+    /// A whole packet (attachments included), parsed once.
+    fn on_complete_packet(
+        &self,
+        sess: &Arc<SioSession>,
+        p: Packet<'_>,
+        bins: Vec<Bytes>,
+    ) -> Result<(), DisconnectReason> {
+        const MALFORMED: Result<(), DisconnectReason> = Err(DisconnectReason::ParseError);
         match p.kind {
             PacketKind::Connect => {
                 let Some(ns) = self.namespaces.get(p.ns).cloned() else {
@@ -654,62 +389,56 @@ impl Inner {
                         id: None,
                         attachments: 0,
                     };
-                    push_control(sess, &enc.raw("{\"message\":\"Invalid namespace\"}"));
-                    return true;
+                    sess.push_control(&enc.raw("{\"message\":\"Invalid namespace\"}"));
+                    return Ok(());
                 };
-                if sess.socket(p.ns).is_some() {
-                    return true; // already connected there: ignore the duplicate
+                if sess.data.socket(p.ns).is_some() {
+                    return Ok(()); // already connected there: ignore the duplicate
                 }
-                self.note_connected(sess);
+                if let Some(engine) = self.engine.upgrade() {
+                    engine.note_connected(sess);
+                }
                 let auth = if p.data.is_empty() {
                     serde_json::Value::Object(Default::default())
                 } else {
                     match serde_json::from_str(p.data) {
                         Ok(v) => v,
-                        Err(_) => return false,
+                        Err(_) => return MALFORMED,
                     }
                 };
                 Socket::connect(ns, sess.clone(), auth);
-                true
+                Ok(())
             }
             PacketKind::Event | PacketKind::BinaryEvent => {
-                let Some(s) = sess.socket(p.ns) else {
+                let Some(s) = sess.data.socket(p.ns) else {
                     tracing::debug!(
                         ns = p.ns,
                         "event for a namespace the client is not connected to"
                     );
-                    return false;
+                    return MALFORMED;
                 };
                 match Event::parse(p.data.to_owned(), bins, p.id) {
                     Some(ev) => {
-                        self.stats.events_in.fetch_add(1, Ordering::Relaxed);
+                        self.shared.stats.events_in.fetch_add(1, Ordering::Relaxed);
                         s.dispatch(ev);
-                        true
+                        Ok(())
                     }
-                    None => false,
+                    None => MALFORMED,
                 }
             }
             PacketKind::Ack | PacketKind::BinaryAck => {
-                if let (Some(s), Some(id)) = (sess.socket(p.ns), p.id) {
+                if let (Some(s), Some(id)) = (sess.data.socket(p.ns), p.id) {
                     s.resolve_ack(id, p.data.to_owned(), bins);
                 }
-                true
+                Ok(())
             }
             PacketKind::Disconnect => {
-                if let Some(s) = sess.socket(p.ns) {
+                if let Some(s) = sess.data.socket(p.ns) {
                     s.close(DisconnectReason::ClientNamespaceDisconnect);
                 }
-                true
+                Ok(())
             }
-            PacketKind::ConnectError => false,
+            PacketKind::ConnectError => MALFORMED,
         }
-    }
-}
-
-/// Peer address of an HTTP request; insert it as a request extension so connect hooks can
-/// see it (the standalone [`Server::serve`] does).
-impl From<SocketAddr> for RemoteAddr {
-    fn from(a: SocketAddr) -> Self {
-        RemoteAddr(a)
     }
 }

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+use crate::common::{new_id, DisconnectReason};
 use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
 use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace};
-use crate::packet::{split_args, Encoder, PacketKind};
+use crate::packet::{split_args, Detached, Encoder, PacketKind};
 use crate::recovery::Restored;
-use crate::DisconnectReason;
 
 /// `std::panic::catch_unwind` for handler calls: handlers are user code; nothing they
 /// observe is left half-updated by the engine when they unwind (every engine lock is a
@@ -193,6 +193,42 @@ impl Event {
     }
 }
 
+/// Binary attachments still expected for a packet.
+pub(crate) struct PartialBinary {
+    pub(crate) text: String,
+    /// `text` parsed (at arrival; not parsed again when complete).
+    pub(crate) head: Detached,
+    pub(crate) remaining: usize,
+    pub(crate) bins: Vec<Bytes>,
+    /// Bytes held (text + attachments so far); bounded by `max_payload`.
+    pub(crate) bytes: usize,
+}
+
+/// The Socket.IO state of one Engine.IO session ([`Session::data`]): its sockets (one per
+/// namespace) and a binary packet waiting for its attachments.
+#[derive(Default)]
+pub(crate) struct SioData {
+    pub(crate) sockets: Mutex<Vec<Socket>>,
+    pub(crate) partial: Mutex<Option<PartialBinary>>,
+    /// When the pending binary packet started (ms since the server's epoch; 0: none), so
+    /// the heartbeat can end one whose attachments never come without taking a lock.
+    pub(crate) partial_since: AtomicU64,
+}
+
+impl SioData {
+    /// The session's socket in namespace `ns`.
+    pub(crate) fn socket(&self, ns: &str) -> Option<Socket> {
+        self.sockets
+            .lock()
+            .iter()
+            .find(|s| s.ns_name() == ns)
+            .cloned()
+    }
+}
+
+/// An Engine.IO session carrying Socket.IO.
+pub(crate) type SioSession = Session<SioData>;
+
 enum Job {
     Event(Event),
 }
@@ -208,7 +244,7 @@ pub(crate) struct SocketInner {
     pub(crate) id: Arc<str>,
     pub(crate) pid: Option<Arc<str>>,
     pub(crate) ns: Arc<Namespace>,
-    pub(crate) session: Arc<Session>,
+    pub(crate) session: Arc<SioSession>,
     pub(crate) rooms: Mutex<Vec<Arc<str>>>,
     pub(crate) data: Mutex<http::Extensions>,
     acks: Mutex<HashMap<u64, oneshot::Sender<AckReply>>>,
@@ -382,6 +418,7 @@ impl Socket {
     pub(crate) fn close(&self, reason: DisconnectReason) {
         self.0
             .session
+            .data
             .sockets
             .lock()
             .retain(|s| !Arc::ptr_eq(&s.0, &self.0));
@@ -410,7 +447,7 @@ impl Socket {
     }
 
     /// A CONNECT packet: create the socket, run the connect hook, then acknowledge.
-    pub(crate) fn connect(ns: Arc<Namespace>, session: Arc<Session>, auth: serde_json::Value) {
+    pub(crate) fn connect(ns: Arc<Namespace>, session: Arc<SioSession>, auth: serde_json::Value) {
         let shared = ns.shared.clone();
         let restored = match (
             shared.config.recovery.is_some(),
@@ -431,11 +468,7 @@ impl Socket {
         };
         let (id, pid, mut restored) = match restored {
             Some((pid, r)) => (r.sid.clone(), Some(pid), Some(r)),
-            None => (
-                crate::server::new_id(),
-                shared.config.recovery.map(|_| crate::server::new_id()),
-                None,
-            ),
+            None => (new_id(), shared.config.recovery.map(|_| new_id()), None),
         };
         let socket = Socket(Arc::new(SocketInner {
             id,
@@ -461,7 +494,7 @@ impl Socket {
             connected: AtomicBool::new(false),
             recovered: restored.is_some(),
         }));
-        session.sockets.lock().push(socket.clone());
+        session.data.sockets.lock().push(socket.clone());
         match ns.handlers.connect.clone() {
             Some(hook) => {
                 let s = socket.clone();
@@ -556,7 +589,7 @@ impl Socket {
                 if inbox.queue.len() >= ns.shared.config.max_queued_events {
                     drop(inbox);
                     tracing::warn!(socket = %self.0.id, "event queue full, closing");
-                    if let Some(srv) = ns.srv.upgrade() {
+                    if let Some(srv) = ns.engine.upgrade() {
                         srv.close_session(&self.0.session, DisconnectReason::EventQueueFull);
                     }
                     return;
@@ -582,6 +615,7 @@ impl Socket {
     fn forget(&self) {
         self.0
             .session
+            .data
             .sockets
             .lock()
             .retain(|s| !Arc::ptr_eq(&s.0, &self.0));

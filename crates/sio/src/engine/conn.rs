@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::endpoint::Engine;
 use super::session::{Session, Transport};
 use super::ws::{self, FrameError};
-use crate::server::Inner;
-use crate::DisconnectReason;
+use crate::common::DisconnectReason;
 
 /// Frames handed to one `writev` (Linux IOV_MAX is 1024).
 const IOV_BATCH: usize = 256;
@@ -36,10 +36,10 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SCRATCH_BYTES));
 }
 
-struct Conn<S> {
+struct Conn<S, D> {
     io: S,
-    srv: Arc<Inner>,
-    sess: Arc<Session>,
+    srv: Arc<Engine<D>>,
+    sess: Arc<Session<D>>,
     /// Frames that bypass the session queue: probe replies, WebSocket pongs, the close frame.
     local: VecDeque<Bytes>,
     local_off: usize,
@@ -56,14 +56,15 @@ struct Conn<S> {
     closing: Option<DisconnectReason>,
 }
 
-pub(crate) async fn run<S>(
-    srv: Arc<Inner>,
-    sess: Arc<Session>,
+pub(crate) async fn run<S, D>(
+    srv: Arc<Engine<D>>,
+    sess: Arc<Session<D>>,
     io: S,
     leftover: Bytes,
     probing: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
+    D: Default + Send + Sync + 'static,
 {
     let mut c = Conn {
         io,
@@ -89,7 +90,7 @@ pub(crate) async fn run<S>(
     c.srv.close_session(&c.sess, reason);
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn<S, D> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<DisconnectReason> {
         if !self.pending.is_empty() {
             if let Err(r) = self.process_pending() {
@@ -373,14 +374,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if self.probing {
                 return Err(DisconnectReason::ParseError);
             }
-            return if self
+            return self
                 .srv
-                .on_binary(&self.sess, Bytes::copy_from_slice(payload))
-            {
-                Ok(())
-            } else {
-                Err(DisconnectReason::ParseError)
-            };
+                .on_binary(&self.sess, Bytes::copy_from_slice(payload));
         }
         let Ok(text) = std::str::from_utf8(payload) else {
             self.srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
@@ -401,11 +397,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             return Ok(());
         }
-        if self.srv.on_text(&self.sess, text, Transport::Websocket) {
-            Ok(())
-        } else {
-            self.srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            Err(DisconnectReason::ParseError)
-        }
+        self.srv
+            .on_text(&self.sess, text, Transport::Websocket)
+            .inspect_err(|_| {
+                self.srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            })
     }
 }

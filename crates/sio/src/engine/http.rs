@@ -11,10 +11,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 
-use super::session::{Class, Frame, Handshake, Session, Transport};
+use super::endpoint::Engine;
+use super::session::{query_param, Handshake, Session, Transport};
 use super::{conn, ws};
-use crate::server::Inner;
-use crate::{DisconnectReason, RemoteAddr};
+use crate::common::{DisconnectReason, RemoteAddr};
 
 /// Engine.IO's error codes (the JSON body of a 400), as the reference server sends them.
 #[derive(Debug, Clone, Copy)]
@@ -40,38 +40,9 @@ impl EioError {
     }
 }
 
-/// Percent-decoded value of `key` in a query string.
-pub(crate) fn query_param(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == key).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    fn hex(c: u8) -> Option<u8> {
-        (c as char).to_digit(16).map(|d| d as u8)
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 type Resp = Response<Full<Bytes>>;
 
-fn with_cors(srv: &Inner, origin: Option<&HeaderValue>, mut r: Resp) -> Resp {
+fn with_cors<D>(srv: &Engine<D>, origin: Option<&HeaderValue>, mut r: Resp) -> Resp {
     if let Some(o) = origin.and_then(|o| o.to_str().ok()) {
         if srv.config.cors.allows(o) {
             let h = r.headers_mut();
@@ -111,8 +82,9 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
 }
 
 /// Handle one request for the engine path.
-pub(crate) async fn handle<B>(srv: Arc<Inner>, mut req: Request<B>) -> Resp
+pub(crate) async fn handle<B, D>(srv: Arc<Engine<D>>, mut req: Request<B>) -> Resp
 where
+    D: Default + Send + Sync + 'static,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -126,13 +98,16 @@ where
     with_cors(&srv, origin.as_ref(), resp)
 }
 
-enum Routed {
+enum Routed<D> {
     Done(Resp),
     /// A polling POST whose body still has to be read.
-    Body(Arc<Session>),
+    Body(Arc<Session<D>>),
 }
 
-async fn route<B>(srv: &Arc<Inner>, req: &mut Request<B>) -> Routed {
+async fn route<B, D: Default + Send + Sync + 'static>(
+    srv: &Arc<Engine<D>>,
+    req: &mut Request<B>,
+) -> Routed<D> {
     use Routed::Done;
     if req.method() == Method::OPTIONS {
         let mut r = text(StatusCode::NO_CONTENT, Bytes::new());
@@ -231,14 +206,18 @@ impl Refusal {
 }
 
 /// Open a session, or say why not.
-fn open(srv: &Arc<Inner>, transport: Transport, hs: Handshake) -> Result<Arc<Session>, Refusal> {
+fn open<D: Default + Send + Sync + 'static>(
+    srv: &Arc<Engine<D>>,
+    transport: Transport,
+    hs: Handshake,
+) -> Result<Arc<Session<D>>, Refusal> {
     srv.open_session(transport, hs)
         .map_err(|why| Refusal(StatusCode::FORBIDDEN, EioError::Forbidden, why.message()))
 }
 
 /// What the connect hook will see of the request. Refused (431) when its headers are over
 /// `max_handshake_header_bytes`: every session keeps a copy until it closes.
-fn handshake<B>(srv: &Inner, req: &Request<B>, query: String) -> Result<Handshake, Refusal> {
+fn handshake<B, D>(srv: &Engine<D>, req: &Request<B>, query: String) -> Result<Handshake, Refusal> {
     let size: usize = req
         .headers()
         .iter()
@@ -269,7 +248,10 @@ fn handshake<B>(srv: &Inner, req: &Request<B>, query: String) -> Result<Handshak
 }
 
 /// The long-poll: answer with everything queued, waiting until something is.
-async fn get(srv: &Arc<Inner>, sess: &Arc<Session>) -> Resp {
+async fn get<D: Default + Send + Sync + 'static>(
+    srv: &Arc<Engine<D>>,
+    sess: &Arc<Session<D>>,
+) -> Resp {
     if sess.get_pending.swap(true, Ordering::AcqRel) {
         // Two concurrent GETs: a protocol violation, the reference server closes the session.
         srv.close_session(sess, DisconnectReason::TransportError);
@@ -321,8 +303,9 @@ async fn get(srv: &Arc<Inner>, sess: &Arc<Session>) -> Resp {
 }
 
 /// A polling POST: one or more packets separated by `\x1e`.
-async fn post<B>(srv: &Arc<Inner>, sess: &Arc<Session>, body: B) -> Resp
+async fn post<B, D>(srv: &Arc<Engine<D>>, sess: &Arc<Session<D>>, body: B) -> Resp
 where
+    D: Default + Send + Sync + 'static,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -348,14 +331,14 @@ where
     // Checked before each part is decoded, so nothing is decoded after a close.
     while !sess.is_closed() {
         let Some(part) = parts.next() else { break };
-        let ok = match part {
+        let handled = match part {
             Ok(PayloadPart::Binary(bin)) => srv.on_binary(sess, Bytes::from(bin)),
             Ok(PayloadPart::Text(s)) => srv.on_text(sess, s, Transport::Polling),
-            Err(()) => false,
+            Err(()) => Err(DisconnectReason::ParseError),
         };
-        if !ok {
+        if let Err(reason) = handled {
             srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            srv.close_session(sess, DisconnectReason::ParseError);
+            srv.close_session(sess, reason);
             return error(EioError::BadRequest);
         }
     }
@@ -391,10 +374,10 @@ pub(crate) fn decode_payload(
 }
 
 /// Answer a WebSocket upgrade request and start the connection once hyper hands it over.
-fn upgrade<B>(
-    srv: &Arc<Inner>,
+fn upgrade<B, D: Default + Send + Sync + 'static>(
+    srv: &Arc<Engine<D>>,
     req: &mut Request<B>,
-    session: Option<Arc<Session>>,
+    session: Option<Arc<Session<D>>>,
     query: String,
 ) -> Resp {
     let key = req
@@ -487,44 +470,4 @@ fn switching(key: &[u8]) -> Resp {
         .header("sec-websocket-accept", ws::accept_key(key))
         .body(Full::new(Bytes::new()))
         .expect("static response")
-}
-
-/// The Engine.IO OPEN packet for a new session.
-pub(crate) fn open_frame(srv: &Inner, sid: &str, transport: Transport) -> Frame {
-    let upgrades = if transport == Transport::Polling && srv.config.transports.websocket {
-        "[\"websocket\"]"
-    } else {
-        "[]"
-    };
-    let open = format!(
-        "0{{\"sid\":\"{sid}\",\"upgrades\":{upgrades},\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
-        srv.config.ping_interval.as_millis(),
-        srv.config.ping_timeout.as_millis(),
-        srv.config.max_payload
-    );
-    Frame::text(open.as_bytes())
-}
-
-/// Queue a control packet (used by the heartbeat and the close path).
-pub(crate) fn push_control(sess: &Session, payload: &[u8]) {
-    sess.push(&[Frame::text(payload)], Class::Control);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_params_decode() {
-        assert_eq!(
-            query_param("EIO=4&transport=polling&t=x", "transport").as_deref(),
-            Some("polling")
-        );
-        assert_eq!(
-            query_param("token=a%2Bb%3D&x", "token").as_deref(),
-            Some("a+b=")
-        );
-        assert_eq!(query_param("x", "y"), None);
-        assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
-    }
 }

@@ -1,5 +1,6 @@
 //! One Engine.IO session: its outbound queue (shared by whichever transport is active),
-//! its heartbeat state and the Socket.IO sockets multiplexed on it.
+//! its heartbeat state, and a slot `D` for the state of the layer above (for Socket.IO:
+//! the sockets multiplexed on it).
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use super::ws;
-use crate::socket::Socket;
 
 /// One outgoing Engine.IO packet, pre-framed for WebSocket. Polling strips the header.
 #[derive(Clone)]
@@ -112,20 +112,40 @@ pub struct Handshake {
 impl Handshake {
     /// A query parameter's (percent-decoded) value.
     pub fn query_param(&self, key: &str) -> Option<String> {
-        crate::engine::http::query_param(&self.query, key)
+        query_param(&self.query, key)
     }
 }
 
-/// Binary attachments still expected for a packet.
-pub(crate) struct PartialBinary {
-    pub(crate) text: String,
-    pub(crate) remaining: usize,
-    pub(crate) bins: Vec<Bytes>,
-    /// Bytes held (text + attachments so far); bounded by `max_payload`.
-    pub(crate) bytes: usize,
+/// Percent-decoded value of `key` in a query string.
+pub(crate) fn query_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| percent_decode(v))
+    })
 }
 
-pub(crate) struct Session {
+fn percent_decode(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) struct Session<D> {
     pub(crate) sid: Arc<str>,
     pub(crate) out: Mutex<Outbox>,
     transport: AtomicU8,
@@ -140,16 +160,13 @@ pub(crate) struct Session {
     pub(crate) created_ms: u64,
     /// A Socket.IO CONNECT was received (the connect timeout no longer applies).
     pub(crate) connected_once: AtomicBool,
-    pub(crate) sockets: Mutex<Vec<Socket>>,
-    pub(crate) partial: Mutex<Option<PartialBinary>>,
-    /// When the pending binary packet started (ms since the server's epoch; 0: none), so
-    /// the heartbeat can end one whose attachments never come without taking a lock.
-    pub(crate) partial_since: AtomicU64,
     pub(crate) handshake: Arc<Handshake>,
     budget: Budget,
+    /// The state of the layer above (see [`super::endpoint::Handler`]).
+    pub(crate) data: D,
 }
 
-impl Session {
+impl<D> Session<D> {
     pub(crate) fn new(
         sid: Arc<str>,
         transport: Transport,
@@ -157,6 +174,7 @@ impl Session {
         now_ms: u64,
         ping_ms: u64,
         budget: Budget,
+        data: D,
     ) -> Self {
         Self {
             sid,
@@ -169,11 +187,9 @@ impl Session {
             pong_deadline: AtomicU64::new(0),
             created_ms: now_ms,
             connected_once: AtomicBool::new(false),
-            sockets: Mutex::new(Vec::new()),
-            partial: Mutex::new(None),
-            partial_since: AtomicU64::new(0),
             handshake: Arc::new(handshake),
             budget,
+            data,
         }
     }
 
@@ -253,11 +269,27 @@ impl Session {
         first
     }
 
-    pub(crate) fn socket(&self, ns: &str) -> Option<Socket> {
-        self.sockets
-            .lock()
-            .iter()
-            .find(|s| s.ns_name() == ns)
-            .cloned()
+    /// Queue a control packet (the heartbeat, the close path, connect errors).
+    pub(crate) fn push_control(&self, payload: &[u8]) {
+        self.push(&[Frame::text(payload)], Class::Control);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_decode() {
+        assert_eq!(
+            query_param("EIO=4&transport=polling&t=x", "transport").as_deref(),
+            Some("polling")
+        );
+        assert_eq!(
+            query_param("token=a%2Bb%3D&x", "token").as_deref(),
+            Some("a+b=")
+        );
+        assert_eq!(query_param("x", "y"), None);
+        assert_eq!(query_param("a=%zz%", "a").as_deref(), Some("%zz%"));
     }
 }
