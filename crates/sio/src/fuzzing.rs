@@ -93,7 +93,7 @@ pub fn decode_payload(data: &[u8]) -> Vec<Option<PayloadPart<'_>>> {
         .collect()
 }
 
-/// `http::query_param`: a percent-decoded query parameter.
+/// `session::query_param`: a percent-decoded query parameter.
 pub fn query_param(query: &str, key: &str) -> Option<String> {
-    http::query_param(query, key)
+    crate::engine::session::query_param(query, key)
 }
