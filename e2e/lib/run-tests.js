@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const E2E = path.resolve(__dirname, '..');
-const SUITES = ['sio', 'switchboard', 'pages'];
+const SUITES = ['sio', 'switchboard', 'pages', 'cluster'];
 
 function testFiles(dir) {
   if (!fs.existsSync(dir)) return [];

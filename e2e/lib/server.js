@@ -203,9 +203,10 @@ function switchboardPath() {
  * `switchboard serve` on 127.0.0.1 port 0 (the kernel picks a free port, no race); the
  * URL is read from its `switchboard listening on http://ADDR` log line. In-memory
  * SQLite, run from a fresh temp directory so nothing is written into the repository.
- * `extraArgs` are appended to the command line, `extraEnv` to the environment.
+ * `extraArgs` are appended to the command line, `extraEnv` to the environment;
+ * `databaseUrl` replaces the in-memory SQLite.
  */
-async function startSwitchboard({ extraArgs = [], extraEnv = {} } = {}) {
+async function startSwitchboard({ extraArgs = [], extraEnv = {}, databaseUrl = 'sqlite::memory:' } = {}) {
   const os = require('node:os');
   const bin = switchboardPath();
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
@@ -214,7 +215,7 @@ async function startSwitchboard({ extraArgs = [], extraEnv = {} } = {}) {
     srv = await startServer('switchboard', {
       bin,
       cwd,
-      args: () => ['serve', '--listen', '127.0.0.1:0', '--database-url', 'sqlite::memory:', ...extraArgs],
+      args: () => ['serve', '--listen', '127.0.0.1:0', '--database-url', databaseUrl, ...extraArgs],
       // no SWITCHBOARD_* from the caller's shell may change what the tests see
       env: () => ({
         ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('SWITCHBOARD_')).map((k) => [k, undefined])),

@@ -41,6 +41,7 @@ async function request(baseUrl, method, path, body) {
 function api(baseUrl) {
   return {
     get: (path) => request(baseUrl, 'GET', path),
+    put: (path, body) => request(baseUrl, 'PUT', path, body),
     post: (path, body) => request(baseUrl, 'POST', path, body),
     /** POST /api/v1/publish and insist on HTTP 200 `{ success: true }`; resolves with `data`. */
     async publish(body) {

@@ -1,17 +1,23 @@
-//! The seam between "a broadcast was requested" and "deliver it to local members".
+//! The seam between "a broadcast was requested" and "deliver it to local members", and
+//! where a cluster keeps sessions for connection state recovery.
 //!
-//! The default [`LocalAdapter`] delivers on this node. A cluster adapter publishes the
-//! [`BroadcastMessage`] to its bus and, when any node (itself included) reads it back,
-//! calls [`Namespace::deliver`](crate::Namespace::deliver) with the bus's offset, so that
-//! connection state recovery uses one offset sequence across nodes.
+//! The default [`LocalAdapter`] delivers on this node and leaves recovery to the
+//! namespace's own store. A cluster adapter publishes the [`BroadcastMessage`] to its bus
+//! and, when any node (itself included) reads it back, calls
+//! [`Namespace::deliver`](crate::Namespace::deliver) with the bus's [`Offset`], so that
+//! recovery offsets mean the same on every node. It may also keep sessions itself
+//! ([`Adapter::restore`], [`Adapter::session_changed`]) so that a client recovers on a
+//! node other than the one it left.
 
 use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::Namespace;
+use crate::{Namespace, Socket};
 
 /// A broadcast as requested by the application: everything needed to deliver it anywhere.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BroadcastMessage {
     /// Target rooms; empty means every socket of the namespace.
     pub rooms: Vec<Arc<str>>,
@@ -19,6 +25,8 @@ pub struct BroadcastMessage {
     pub except: Vec<Arc<str>>,
     /// Volatile: may be dropped for slow sockets, not recorded for recovery.
     pub volatile: bool,
+    /// Deliver on this node only, never through the bus (socket.io's `local` flag).
+    pub local: bool,
     /// Event name.
     pub event: String,
     /// JSON arguments joined by commas (e.g. `{"a":1},2`), possibly empty.
@@ -27,10 +35,125 @@ pub struct BroadcastMessage {
     pub bins: Vec<Bytes>,
 }
 
+/// A recovery offset: a Redis stream id `ms-seq`, or a single node's counter (`ms` = 0,
+/// shown as the bare number). Ordered; the client treats it as an opaque string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Offset {
+    /// Milliseconds part of a stream id (0 for a node-local counter).
+    pub ms: u64,
+    /// Sequence part.
+    pub seq: u64,
+}
+
+impl Offset {
+    /// Parse `ms-seq` or a bare number; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let digits = |p: &str| {
+            (!p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u64>().ok())
+                .flatten()
+        };
+        match s.split_once('-') {
+            Some((ms, seq)) => Some(Self {
+                ms: digits(ms)?,
+                seq: digits(seq)?,
+            }),
+            None => Some(Self {
+                ms: 0,
+                seq: digits(s)?,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Offset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ms == 0 {
+            write!(f, "{}", self.seq)
+        } else {
+            write!(f, "{}-{}", self.ms, self.seq)
+        }
+    }
+}
+
+/// What changed in a socket's session, told to [`Adapter::session_changed`] after the
+/// namespace applied it. `at`: the namespace's newest delivered offset at that moment
+/// (under the same lock as the change), so a store knows from where the socket receives.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionChange<'a> {
+    /// The socket was added (after the connect hook); its rooms are `socket.rooms()`.
+    Connected {
+        /// The newest offset delivered here when it was added.
+        at: Offset,
+    },
+    /// The socket joined a room.
+    Joined {
+        /// The room.
+        room: &'a str,
+        /// The newest offset delivered here when it joined.
+        at: Offset,
+    },
+    /// The socket left a room.
+    Left {
+        /// The room.
+        room: &'a str,
+    },
+    /// The socket left the namespace.
+    Closed {
+        /// It may come back within the recovery window.
+        recoverable: bool,
+    },
+}
+
+/// A session kept by the adapter, found again for a reconnecting client.
+#[derive(Debug)]
+pub struct RemoteSession {
+    /// The socket id the client had.
+    pub sid: String,
+    /// Its rooms (its own id room included).
+    pub rooms: Vec<String>,
+    /// The socket's data as the application stored it (see [`Socket::insert`]).
+    pub data: http::Extensions,
+    /// The broadcasts it missed, oldest first, each with its offset; all at or before
+    /// `through`.
+    pub missed: Vec<(Offset, BroadcastMessage)>,
+    /// The newest offset the adapter looked at. Broadcasts after it that this node
+    /// delivered before the socket is added are taken from the namespace's own log.
+    pub through: Offset,
+}
+
+/// A boxed future, as [`Adapter::restore`] returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
 /// Routes broadcasts. Implementations must be cheap to call on every broadcast.
 pub trait Adapter: Send + Sync + 'static {
-    /// Deliver (or forward) `msg`; returns the number of local sockets it was queued for.
+    /// Deliver (or forward) `msg`; returns the number of local sockets it was queued for
+    /// (a cluster adapter that delivers when its bus answers returns what it expects).
     fn broadcast(&self, ns: &Namespace, msg: BroadcastMessage) -> usize;
+
+    /// Whether this adapter keeps sessions itself (then the namespace keeps none and asks
+    /// [`Adapter::restore`]).
+    fn keeps_sessions(&self) -> bool {
+        false
+    }
+
+    /// `Some` when this adapter keeps sessions: the future resolves to the session `pid`
+    /// left (with what it missed after `offset`, or after the point it connected when the
+    /// client sent no offset), or `None` when it cannot be recovered exactly.
+    fn restore(
+        &self,
+        ns: &Namespace,
+        pid: &str,
+        offset: Option<&str>,
+    ) -> Option<BoxFuture<Option<RemoteSession>>> {
+        let _ = (ns, pid, offset);
+        None
+    }
+
+    /// A socket's session changed (only called for sockets that have a recovery pid).
+    fn session_changed(&self, socket: &Socket, change: SessionChange<'_>) {
+        let _ = (socket, change);
+    }
 }
 
 /// Single-node delivery.
@@ -40,5 +163,35 @@ pub struct LocalAdapter;
 impl Adapter for LocalAdapter {
     fn broadcast(&self, ns: &Namespace, msg: BroadcastMessage) -> usize {
         ns.deliver(&msg, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Offset;
+
+    #[test]
+    fn offsets_parse_order_and_print_back() {
+        let a = Offset::parse("1700000000000-0").unwrap();
+        let b = Offset::parse("1700000000000-1").unwrap();
+        let c = Offset::parse("1700000000001-0").unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(Offset::parse("42"), Some(Offset { ms: 0, seq: 42 }));
+        assert!(Offset::parse("42").unwrap() < a);
+        for s in ["1700000000000-1", "42", "0"] {
+            assert_eq!(Offset::parse(s).unwrap().to_string(), s);
+        }
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "x",
+            "1-2-3",
+            "1e9",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(Offset::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -43,7 +43,9 @@ mod recovery;
 mod server;
 mod socket;
 
-pub use adapter::{Adapter, BroadcastMessage, LocalAdapter};
+pub use adapter::{
+    Adapter, BoxFuture, BroadcastMessage, LocalAdapter, Offset, RemoteSession, SessionChange,
+};
 pub use common::{DisconnectReason, RemoteAddr, Stats};
 pub use config::{Config, Cors, Transports};
 pub use engine::session::Handshake;

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use crate::adapter::{Adapter, BroadcastMessage};
+use crate::adapter::{Adapter, BroadcastMessage, Offset, RemoteSession, SessionChange};
 use crate::common::DisconnectReason;
 use crate::common::Shared;
 use crate::engine::endpoint::Engine;
@@ -17,6 +17,13 @@ use crate::engine::session::{Class, Frame, Pushed};
 use crate::packet::{Encoder, PacketKind};
 use crate::recovery::{self, Recovery, Restored};
 use crate::socket::{Event, SioData, SioSession, Socket};
+
+/// A session found again for a reconnecting client: from this namespace's own store, or
+/// from the adapter's (a cluster).
+pub(crate) enum Resumed {
+    Local(Restored),
+    Remote(RemoteSession),
+}
 
 /// A refused connection: sent to the client as `connect_error` (`err.message`, `err.data`).
 #[derive(Debug, Clone)]
@@ -161,6 +168,7 @@ pub struct BroadcastOperator {
     rooms: Vec<Arc<str>>,
     except: Vec<Arc<str>>,
     volatile: bool,
+    local: bool,
 }
 
 impl BroadcastOperator {
@@ -170,6 +178,7 @@ impl BroadcastOperator {
             rooms: Vec::new(),
             except: Vec::new(),
             volatile: false,
+            local: false,
         }
     }
     /// Also target `room`.
@@ -187,6 +196,12 @@ impl BroadcastOperator {
         self.volatile = true;
         self
     }
+    /// Deliver to this node's sockets only, never through a cluster bus (socket.io's
+    /// `local`): for work every node does for its own sockets, like periodic snapshots.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
     /// Emit `event` with one argument; returns the number of local sockets reached.
     pub fn emit<T: Serialize + ?Sized>(
         &self,
@@ -202,10 +217,14 @@ impl BroadcastOperator {
             rooms: self.rooms.clone(),
             except: self.except.clone(),
             volatile: self.volatile,
+            local: self.local,
             event: event.to_owned(),
             args,
             bins,
         };
+        if msg.local {
+            return self.ns.deliver(&msg, None);
+        }
         self.ns.adapter.broadcast(&self.ns, msg)
     }
 }
@@ -314,17 +333,37 @@ impl Namespace {
     /// 6000 msg/s (≈ 6.0 M deliveries/s) and fail at 7000, but at 6000 msg/s p99 was
     /// 30 / 50 ms held vs 79 / 86 ms copied, and at 7000 191–247 ms vs 507–890 ms (the
     /// copy costs an `Arc` clone and drop per delivery). Held stays.
-    pub fn deliver(&self, msg: &BroadcastMessage, offset: Option<u64>) -> usize {
+    ///
+    /// A broadcast to rooms none of which has a member here is skipped before it is
+    /// encoded, unless it must be recorded for recovery.
+    pub fn deliver(&self, msg: &BroadcastMessage, offset: Option<Offset>) -> usize {
+        self.deliver_as(msg, offset, true)
+    }
+
+    /// Deliver a broadcast to this node's members without an offset and without
+    /// recording it for recovery: for a cluster node that cannot reach its bus, so that
+    /// local numbers never mix with the bus's offsets.
+    pub fn deliver_unrecorded(&self, msg: &BroadcastMessage) -> usize {
+        self.deliver_as(msg, None, false)
+    }
+
+    fn deliver_as(&self, msg: &BroadcastMessage, offset: Option<Offset>, record: bool) -> usize {
         let stats = &self.shared.stats;
         let mut overflowed: Vec<Arc<SioSession>> = Vec::new();
         let mut delivered = 0;
         {
             let mut st = self.lock();
             let st = &mut *st;
-            let offset = match (&mut st.recovery, msg.volatile) {
+            let offset = match (&mut st.recovery, msg.volatile || !record) {
                 (Some(r), false) => Some(offset.unwrap_or_else(|| r.next_offset())),
                 _ => None,
             };
+            if offset.is_none()
+                && !msg.rooms.is_empty()
+                && !msg.rooms.iter().any(|r| st.rooms.contains_key(r))
+            {
+                return 0;
+            }
             let frames = encode_event(
                 &self.name,
                 &msg.event,
@@ -399,12 +438,26 @@ impl Namespace {
     }
 
     /// Make a socket a member: joins its rooms, queues the CONNECT ack and missed packets.
-    pub(crate) fn add(&self, s: &Socket, restored: Option<Restored>) {
-        let mut st = self.lock();
+    pub(crate) fn add(&self, s: &Socket, resumed: Option<Resumed>) {
+        let at;
+        {
+            let mut st = self.lock();
+            at = st.recovery.as_ref().map(|r| r.newest()).unwrap_or_default();
+            self.add_locked(&mut st, s, resumed, at);
+        }
+        *s.0.since.lock() = at;
+        if s.0.pid.is_some() {
+            self.adapter
+                .session_changed(s, SessionChange::Connected { at });
+        }
+    }
+
+    fn add_locked(&self, st: &mut NsState, s: &Socket, resumed: Option<Resumed>, at: Offset) {
         st.sockets.insert(s.0.id.clone(), s.clone());
-        let (rooms, missed) = match restored {
+        let (rooms, missed) = match resumed {
             // (The restored data went onto the socket before the connect hook ran.)
-            Some(r) => (r.rooms, r.missed),
+            Some(Resumed::Local(r)) => (r.rooms, r.missed),
+            Some(Resumed::Remote(r)) => self.remote_missed(st, r, at),
             None => (vec![s.0.id.clone()], Vec::new()),
         };
         for r in &rooms {
@@ -435,6 +488,48 @@ impl Namespace {
         }
     }
 
+    /// What a session kept by the adapter missed: its packets up to `at` (this node's
+    /// newest delivered offset; later ones reach the socket live, now that it is a member)
+    /// and, when this node delivered past what the adapter looked at, the rest from this
+    /// namespace's own log.
+    fn remote_missed(
+        &self,
+        st: &NsState,
+        r: RemoteSession,
+        at: Offset,
+    ) -> (Vec<Arc<str>>, Vec<Arc<[Frame]>>) {
+        let rooms: Vec<Arc<str>> = r.rooms.iter().map(|r| Arc::from(r.as_str())).collect();
+        let mut missed: Vec<Arc<[Frame]>> = r
+            .missed
+            .iter()
+            .filter(|(o, _)| *o <= at)
+            .map(|(o, m)| {
+                encode_event(&self.name, &m.event, &m.args, &m.bins, Some(&o.to_string()))
+            })
+            .collect();
+        if r.through < at {
+            match st
+                .recovery
+                .as_ref()
+                .and_then(|log| log.missed(&rooms, r.through, at))
+            {
+                Some(more) => missed.extend(more),
+                None => {
+                    self.shared
+                        .stats
+                        .recovery_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        through = %r.through, at = %at,
+                        "recovered session: this node's log no longer reaches back to what the \
+                         adapter read; packets in between are missing"
+                    );
+                }
+            }
+        }
+        (rooms, missed)
+    }
+
     /// Remove a socket from the namespace and its rooms; returns the rooms it was in
     /// (`None`: it was not a member).
     pub(crate) fn remove(&self, s: &Socket) -> Option<Vec<Arc<str>>> {
@@ -455,9 +550,13 @@ impl Namespace {
     /// Keep a removed socket's session (rooms and data) for connection state recovery.
     pub(crate) fn persist(&self, s: &Socket, rooms: Vec<Arc<str>>) {
         let Some(pid) = &s.0.pid else { return };
+        if self.adapter.keeps_sessions() {
+            return;
+        }
         let data = std::mem::take(&mut *s.0.data.lock());
+        let since = *s.0.since.lock();
         let evicted = match self.lock().recovery.as_mut() {
-            Some(rec) => rec.persist(pid.clone(), s.0.id.clone(), rooms, data),
+            Some(rec) => rec.persist(pid.clone(), s.0.id.clone(), rooms, data, since),
             None => return,
         };
         if evicted > 0 {
@@ -469,39 +568,71 @@ impl Namespace {
     }
 
     pub(crate) fn join(&self, s: &Socket, room: &str) -> bool {
-        let mut st = self.lock();
-        if !st.sockets.contains_key(&s.0.id) {
-            return false;
-        }
-        let key: Arc<str> = st
-            .rooms
-            .get_key_value(room)
-            .map(|(k, _)| k.clone())
-            .unwrap_or_else(|| Arc::from(room));
-        let m = st.rooms.entry(key.clone()).or_default();
-        if m.insert(s.0.id.clone(), s.clone()).is_none() {
-            s.0.rooms.lock().push(key);
+        let (added, at) = {
+            let mut st = self.lock();
+            if !st.sockets.contains_key(&s.0.id) {
+                return false;
+            }
+            let key: Arc<str> = st
+                .rooms
+                .get_key_value(room)
+                .map(|(k, _)| k.clone())
+                .unwrap_or_else(|| Arc::from(room));
+            let at = st.recovery.as_ref().map(|r| r.newest()).unwrap_or_default();
+            let m = st.rooms.entry(key.clone()).or_default();
+            let added = m.insert(s.0.id.clone(), s.clone()).is_none();
+            if added {
+                s.0.rooms.lock().push(key);
+            }
+            (added, at)
+        };
+        if added && s.0.pid.is_some() {
+            self.adapter
+                .session_changed(s, SessionChange::Joined { room, at });
         }
         true
     }
 
     pub(crate) fn leave(&self, s: &Socket, room: &str) -> bool {
-        let mut st = self.lock();
-        let Some(m) = st.rooms.get_mut(room) else {
-            return false;
+        let was = {
+            let mut st = self.lock();
+            let Some(m) = st.rooms.get_mut(room) else {
+                return false;
+            };
+            let was = m.swap_remove(&s.0.id).is_some();
+            if m.is_empty() {
+                st.rooms.remove(room);
+            }
+            if was {
+                s.0.rooms.lock().retain(|r| &**r != room);
+            }
+            was
         };
-        let was = m.swap_remove(&s.0.id).is_some();
-        if m.is_empty() {
-            st.rooms.remove(room);
-        }
-        if was {
-            s.0.rooms.lock().retain(|r| &**r != room);
+        if was && s.0.pid.is_some() {
+            self.adapter
+                .session_changed(s, SessionChange::Left { room });
         }
         was
     }
 
-    pub(crate) fn restore(&self, pid: &str, offset: &str) -> Option<Restored> {
+    pub(crate) fn restore(&self, pid: &str, offset: Option<&str>) -> Option<Restored> {
         self.lock().recovery.as_mut()?.restore(pid, offset)
+    }
+
+    /// The adapter's session store, when it keeps sessions (a cluster).
+    pub(crate) fn restore_remote(
+        &self,
+        pid: &str,
+        offset: Option<&str>,
+    ) -> Option<crate::adapter::BoxFuture<Option<RemoteSession>>> {
+        self.adapter.restore(self, pid, offset)
+    }
+
+    pub(crate) fn session_closed(&self, s: &Socket, recoverable: bool) {
+        if s.0.pid.is_some() {
+            self.adapter
+                .session_changed(s, SessionChange::Closed { recoverable });
+        }
     }
 
     pub(crate) fn sweep(&self) {

@@ -5,11 +5,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::adapter::Offset;
 use crate::engine::session::Frame;
 
 /// One recorded broadcast.
 pub(crate) struct Stored {
-    pub(crate) offset: u64,
+    pub(crate) offset: Offset,
     pub(crate) rooms: Vec<Arc<str>>,
     pub(crate) except: Vec<Arc<str>>,
     pub(crate) frames: Arc<[Frame]>,
@@ -21,6 +22,9 @@ pub(crate) struct Persisted {
     pub(crate) sid: Arc<str>,
     pub(crate) rooms: Vec<Arc<str>>,
     pub(crate) data: http::Extensions,
+    /// The newest offset when the socket connected: where a client that received no
+    /// event (and so sends no offset) resumes from.
+    pub(crate) since: Offset,
     at: Instant,
 }
 
@@ -51,6 +55,8 @@ pub(crate) struct Recovery {
     /// `max_sessions`. Restored pids stay here until they reach the front (checked there).
     order: VecDeque<(Arc<str>, Instant)>,
     next_offset: u64,
+    /// The newest offset recorded (or issued), whether or not its packet is still held.
+    newest: Offset,
 }
 
 fn size(frames: &[Frame]) -> usize {
@@ -66,27 +72,37 @@ impl Recovery {
             sessions: HashMap::new(),
             order: VecDeque::new(),
             next_offset: 1,
+            newest: Offset::default(),
         }
     }
 
-    /// The offset the next recorded broadcast will carry.
-    pub(crate) fn next_offset(&mut self) -> u64 {
-        let o = self.next_offset;
+    /// The offset the next recorded broadcast will carry (this node's own numbering).
+    pub(crate) fn next_offset(&mut self) -> Offset {
+        let o = Offset {
+            ms: 0,
+            seq: self.next_offset,
+        };
         self.next_offset += 1;
         o
+    }
+
+    /// The newest offset recorded.
+    pub(crate) fn newest(&self) -> Offset {
+        self.newest
     }
 
     /// Store a broadcast; returns how many older packets were trimmed for the count or
     /// byte budget (packets past the window are not counted: they expired).
     pub(crate) fn record(
         &mut self,
-        offset: u64,
+        offset: Offset,
         rooms: Vec<Arc<str>>,
         except: Vec<Arc<str>>,
         frames: Arc<[Frame]>,
     ) -> u64 {
         let now = Instant::now();
         self.expire(now);
+        self.newest = self.newest.max(offset);
         self.bytes += size(&frames);
         self.packets.push_back(Stored {
             offset,
@@ -143,6 +159,7 @@ impl Recovery {
         sid: Arc<str>,
         rooms: Vec<Arc<str>>,
         data: http::Extensions,
+        since: Offset,
     ) -> u64 {
         let at = Instant::now();
         self.order.push_back((pid.clone(), at));
@@ -152,6 +169,7 @@ impl Recovery {
                 sid,
                 rooms,
                 data,
+                since,
                 at,
             },
         );
@@ -175,39 +193,59 @@ impl Recovery {
         evicted
     }
 
-    /// Take the session `pid` back with every broadcast after `offset` that it would have
-    /// received, in order. `None` when the session expired or the offset is no longer held.
-    pub(crate) fn restore(&mut self, pid: &str, offset: &str) -> Option<Restored> {
+    /// Take the session `pid` back with every broadcast after `offset` (or, when the
+    /// client sent none because it received nothing, after the point it connected) that it
+    /// would have received, in order. `None` when the session expired or the offset is no
+    /// longer held.
+    pub(crate) fn restore(&mut self, pid: &str, offset: Option<&str>) -> Option<Restored> {
         let now = Instant::now();
         self.expire(now);
         let s = self.sessions.remove(pid)?;
         if now.duration_since(s.at) > self.limits.window {
             return None;
         }
-        let offset: u64 = offset.parse().ok()?;
-        // The client's offset must still be in the buffer (or be the newest one issued),
-        // otherwise packets may have been evicted and an exact replay is impossible.
-        // `checked_add`: the offset comes from the client and may be u64::MAX.
-        let held = self.packets.iter().any(|p| p.offset == offset)
-            || offset.checked_add(1) == Some(self.next_offset);
-        if !held {
-            return None;
-        }
-        let member = |r: &Arc<str>| s.rooms.iter().any(|x| x == r);
-        let missed = self
-            .packets
-            .iter()
-            .filter(|p| p.offset > offset)
-            .filter(|p| p.rooms.is_empty() || p.rooms.iter().any(member))
-            .filter(|p| !p.except.iter().any(member))
-            .map(|p| p.frames.clone())
-            .collect();
+        let offset = match offset {
+            Some(o) => Offset::parse(o)?,
+            None => s.since,
+        };
+        let missed = self.missed(&s.rooms, offset, self.newest)?;
         Some(Restored {
             sid: s.sid,
             rooms: s.rooms,
             data: s.data,
             missed,
         })
+    }
+
+    /// The recorded broadcasts in (`after`, `upto`] a member of `rooms` would have
+    /// received, oldest first; `None` when the log no longer reaches back to `after`
+    /// (packets may have been trimmed, so an exact replay is impossible).
+    pub(crate) fn missed(
+        &self,
+        rooms: &[Arc<str>],
+        after: Offset,
+        upto: Offset,
+    ) -> Option<Vec<Arc<[Frame]>>> {
+        if after >= upto {
+            return Some(Vec::new());
+        }
+        // The offset must still be in the buffer (or be the newest one), otherwise
+        // packets may have been evicted. Trimming removes from the front, so a first
+        // packet at or before `after` means everything after it is still here.
+        let held = after == self.newest || self.packets.front().is_some_and(|p| p.offset <= after);
+        if !held {
+            return None;
+        }
+        let member = |r: &Arc<str>| rooms.iter().any(|x| x == r);
+        Some(
+            self.packets
+                .iter()
+                .filter(|p| p.offset > after && p.offset <= upto)
+                .filter(|p| p.rooms.is_empty() || p.rooms.iter().any(member))
+                .filter(|p| !p.except.iter().any(member))
+                .map(|p| p.frames.clone())
+                .collect(),
+        )
     }
 }
 
@@ -239,11 +277,20 @@ mod tests {
             })
             .sum();
         assert_eq!((trimmed, r.packets.len()), (2, 3));
-        assert_eq!(r.packets.front().map(|p| p.offset), Some(3));
+        assert_eq!(r.packets.front().map(|p| p.offset.seq), Some(3));
         let ext = http::Extensions::new;
-        assert_eq!(r.persist("a".into(), "s".into(), vec![], ext()), 0);
-        assert_eq!(r.persist("b".into(), "s".into(), vec![], ext()), 0);
-        assert_eq!(r.persist("c".into(), "s".into(), vec![], ext()), 1);
+        assert_eq!(
+            r.persist("a".into(), "s".into(), vec![], ext(), Offset::default()),
+            0
+        );
+        assert_eq!(
+            r.persist("b".into(), "s".into(), vec![], ext(), Offset::default()),
+            0
+        );
+        assert_eq!(
+            r.persist("c".into(), "s".into(), vec![], ext(), Offset::default()),
+            1
+        );
         assert!(!r.sessions.contains_key("a"), "the oldest went first");
         assert!(r.sessions.contains_key("b") && r.sessions.contains_key("c"));
     }
@@ -263,6 +310,7 @@ mod tests {
             "sid".into(),
             vec![room.clone()],
             http::Extensions::new(),
+            o1,
         );
         let o2 = r.next_offset();
         r.record(o2, vec![room.clone()], vec![], frames("2"));
@@ -272,11 +320,11 @@ mod tests {
         r.record(o4, vec![], vec![], frames("4"));
         let o5 = r.next_offset();
         r.record(o5, vec![], vec![room.clone()], frames("5"));
-        let got = r.restore("pid", &o1.to_string()).expect("restored");
+        let got = r.restore("pid", Some(&o1.to_string())).expect("restored");
         let texts: Vec<&[u8]> = got.missed.iter().map(|f| f[0].payload()).collect();
         assert_eq!(texts, vec![b"2".as_slice(), b"4".as_slice()]);
         assert!(
-            r.restore("pid", &o1.to_string()).is_none(),
+            r.restore("pid", Some(&o1.to_string())).is_none(),
             "a session is restored once"
         );
     }
@@ -284,16 +332,31 @@ mod tests {
     #[test]
     fn unknown_offset_or_expired_session_fails() {
         let mut r = Recovery::new(limits(0, 100));
-        r.persist("pid".into(), "sid".into(), vec![], http::Extensions::new());
+        r.persist(
+            "pid".into(),
+            "sid".into(),
+            vec![],
+            http::Extensions::new(),
+            Offset::default(),
+        );
         std::thread::sleep(Duration::from_millis(2));
-        assert!(r.restore("pid", "0").is_none());
+        assert!(r.restore("pid", Some("0")).is_none());
         let mut r = Recovery::new(limits(60_000, 1));
-        r.persist("pid".into(), "sid".into(), vec![], http::Extensions::new());
+        r.persist(
+            "pid".into(),
+            "sid".into(),
+            vec![],
+            http::Extensions::new(),
+            Offset::default(),
+        );
         for _ in 0..3 {
             let o = r.next_offset();
             r.record(o, vec![], vec![], frames("x"));
         }
-        assert!(r.restore("pid", "1").is_none(), "offset 1 was evicted");
+        assert!(
+            r.restore("pid", Some("1")).is_none(),
+            "offset 1 was evicted"
+        );
     }
 
     #[test]
@@ -305,8 +368,14 @@ mod tests {
             "1e9".into(),
             "x".repeat(100),
         ] {
-            r.persist("pid".into(), "sid".into(), vec![], http::Extensions::new());
-            assert!(r.restore("pid", &off).is_none(), "{off}");
+            r.persist(
+                "pid".into(),
+                "sid".into(),
+                vec![],
+                http::Extensions::new(),
+                Offset::default(),
+            );
+            assert!(r.restore("pid", Some(&off)).is_none(), "{off}");
         }
     }
 }

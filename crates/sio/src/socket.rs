@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+use crate::adapter::Offset;
 use crate::common::{new_id, DisconnectReason};
 use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
-use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace};
+use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace, Resumed};
 use crate::packet::{split_args, Detached, Encoder, PacketKind};
-use crate::recovery::Restored;
 
 /// `std::panic::catch_unwind` for handler calls: handlers are user code; nothing they
 /// observe is left half-updated by the engine when they unwind (every engine lock is a
@@ -254,6 +254,8 @@ pub(crate) struct SocketInner {
     pub(crate) last_seq: AtomicU64,
     pub(crate) connected: AtomicBool,
     recovered: bool,
+    /// The namespace's newest offset when the socket was added (see `Persisted::since`).
+    pub(crate) since: Mutex<Offset>,
 }
 
 /// A handle to a connected socket. Cheap to clone.
@@ -285,6 +287,11 @@ impl Socket {
     /// Whether this connection restored a previous session (connection state recovery).
     pub fn recovered(&self) -> bool {
         self.0.recovered
+    }
+    /// The private session id a client presents to recover this session (`None` when
+    /// recovery is off). A session store keys sessions by it; never send it to others.
+    pub fn pid(&self) -> Option<&str> {
+        self.0.pid.as_deref()
     }
     /// The request that opened the underlying Engine.IO session.
     pub fn handshake(&self) -> &Handshake {
@@ -433,8 +440,11 @@ impl Socket {
         if let Some(h) = &ns.handlers.disconnect {
             self.guard("disconnect", || h(self, reason));
         }
-        if let (true, Some(rooms)) = (reason.is_recoverable(), rooms) {
-            ns.persist(self, rooms);
+        if let Some(rooms) = rooms {
+            ns.session_closed(self, reason.is_recoverable());
+            if reason.is_recoverable() {
+                ns.persist(self, rooms);
+            }
         }
         self.0.acks.lock().clear();
         self.0.inbox.lock().queue.clear();
@@ -446,28 +456,56 @@ impl Socket {
         }
     }
 
-    /// A CONNECT packet: create the socket, run the connect hook, then acknowledge.
+    /// A CONNECT packet: find the session again (connection state recovery), create the
+    /// socket, run the connect hook, then acknowledge.
     pub(crate) fn connect(ns: Arc<Namespace>, session: Arc<SioSession>, auth: serde_json::Value) {
-        let shared = ns.shared.clone();
-        let restored = match (
-            shared.config.recovery.is_some(),
-            auth.get("pid").and_then(|v| v.as_str()),
-            auth.get("offset").and_then(|v| v.as_str()),
-        ) {
-            (true, Some(pid), Some(offset)) => {
-                let r = ns.restore(pid, offset).map(|r| (Arc::<str>::from(pid), r));
-                let counter = if r.is_some() {
-                    &shared.stats.recoveries
-                } else {
-                    &shared.stats.recovery_failures
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                r
-            }
-            _ => None,
+        let recovery = ns.shared.config.recovery.is_some();
+        // socket.io-client sends `offset` only once it received an event; a pid alone
+        // resumes from the point the session connected.
+        let pid = auth
+            .get("pid")
+            .and_then(|v| v.as_str())
+            .map(Arc::<str>::from);
+        let offset = auth.get("offset").and_then(|v| v.as_str());
+        let Some(pid) = pid.filter(|_| recovery) else {
+            return Self::connect_resumed(ns, session, auth, None);
         };
+        if let Some(fut) = ns.restore_remote(&pid, offset) {
+            // The adapter's store answers asynchronously; the client sends nothing before
+            // its CONNECT ack, so nothing waits meanwhile.
+            tokio::spawn(async move {
+                let found = fut.await.map(|r| (pid, Resumed::Remote(r)));
+                Self::connect_resumed(ns, session, auth, found);
+            });
+            return;
+        }
+        let found = ns.restore(&pid, offset).map(|r| (pid, Resumed::Local(r)));
+        Self::connect_resumed(ns, session, auth, found);
+    }
+
+    fn connect_resumed(
+        ns: Arc<Namespace>,
+        session: Arc<SioSession>,
+        auth: serde_json::Value,
+        restored: Option<(Arc<str>, Resumed)>,
+    ) {
+        let shared = ns.shared.clone();
+        if auth.get("pid").is_some() && shared.config.recovery.is_some() {
+            let counter = if restored.is_some() {
+                &shared.stats.recoveries
+            } else {
+                &shared.stats.recovery_failures
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         let (id, pid, mut restored) = match restored {
-            Some((pid, r)) => (r.sid.clone(), Some(pid), Some(r)),
+            Some((pid, r)) => {
+                let sid: Arc<str> = match &r {
+                    Resumed::Local(l) => l.sid.clone(),
+                    Resumed::Remote(x) => Arc::from(x.sid.as_str()),
+                };
+                (sid, Some(pid), Some(r))
+            }
             None => (new_id(), shared.config.recovery.map(|_| new_id()), None),
         };
         let socket = Socket(Arc::new(SocketInner {
@@ -481,7 +519,10 @@ impl Socket {
             data: Mutex::new(
                 restored
                     .as_mut()
-                    .map(|r| std::mem::take(&mut r.data))
+                    .map(|r| match r {
+                        Resumed::Local(l) => std::mem::take(&mut l.data),
+                        Resumed::Remote(x) => std::mem::take(&mut x.data),
+                    })
                     .unwrap_or_default(),
             ),
             acks: Mutex::new(HashMap::new()),
@@ -493,6 +534,7 @@ impl Socket {
             last_seq: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             recovered: restored.is_some(),
+            since: Mutex::new(Offset::default()),
         }));
         session.data.sockets.lock().push(socket.clone());
         match ns.handlers.connect.clone() {
@@ -520,7 +562,7 @@ impl Socket {
     }
 
     /// Acknowledge (or refuse) the connect. `true` when the socket is now connected.
-    fn finish_connect(&self, res: Result<(), ConnectError>, restored: Option<Restored>) -> bool {
+    fn finish_connect(&self, res: Result<(), ConnectError>, restored: Option<Resumed>) -> bool {
         let ns = &self.0.ns;
         let shared = &ns.shared;
         if self.0.session.is_closed() {

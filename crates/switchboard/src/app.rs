@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use anyhow::Context;
 
 use crate::api::{ApiKeys, ApiState};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::feeds::Feeds;
 use crate::gateway::{Gateway, Limits};
@@ -48,9 +49,28 @@ impl App {
         // The features come first (the engine's handlers call them); they reach the
         // engine through the hub, bound as soon as the engine exists.
         let hub = Hub::new();
-        let node_id = format!("{}:{}", hostname(), std::process::id());
-        let telemetry = Arc::new(Telemetry::new(hub.clone(), node_id));
+        let node_id = config.node_id.clone().unwrap_or_else(|| {
+            // `hostname:port`; a node on an ephemeral port (tests) uses its pid instead.
+            let host = crate::support::process::hostname();
+            match config.listen.port() {
+                0 => format!("{host}:{}", std::process::id()),
+                port => format!("{host}:{port}"),
+            }
+        });
+        let telemetry = Arc::new(Telemetry::new(hub.clone(), node_id.clone()));
         let feeds = Arc::new(Feeds::open(store, hub.clone(), telemetry.clone()).await?);
+        let cluster = match &config.redis_url {
+            Some(url) => {
+                let mut c = config.clone();
+                c.node_id = Some(node_id);
+                let cl = Cluster::new(&c, url, hub.clone(), feeds.clone(), telemetry.clone())
+                    .await
+                    .context("cluster mode: the Redis URL")?;
+                let adapter = cl.adapter();
+                Some((cl, adapter))
+            }
+            None => None,
+        };
         let gateway = Arc::new(Gateway::new(
             rules,
             gateway_limits(&config),
@@ -58,7 +78,14 @@ impl App {
             feeds.clone(),
             telemetry.clone(),
         ));
-        hub.bind(gateway.build(config.sio_config()));
+        let adapter = cluster
+            .as_ref()
+            .map(|(_, a)| a.clone() as Arc<dyn sio::Adapter>);
+        hub.bind(gateway.build(config.sio_config(), adapter));
+        if let Some((cl, adapter)) = &cluster {
+            tracing::info!(node = %cl.node_id, stream = %config.redis_stream, "cluster mode");
+            cl.start(adapter);
+        }
 
         feeds.spawn_ticks(
             &telemetry,
@@ -162,12 +189,6 @@ fn spawn_key_reload(path: std::path::PathBuf, keys: std::sync::Weak<ApiKeys>) {
             }
         }
     });
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "node".into())
 }
 
 /// Install the tracing subscriber (text or JSON, `RUST_LOG` filter, default `info`).

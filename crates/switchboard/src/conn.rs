@@ -2,7 +2,7 @@
 //! connection state recovery): set by the gateway at connect, read by the features.
 
 /// Per-connection record kept on the socket.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConnInfo {
     /// Per-node sequence number (`clientId`).
     pub client_id: u64,

@@ -27,6 +27,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod conn;

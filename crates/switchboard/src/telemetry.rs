@@ -58,6 +58,78 @@ pub struct Counters {
     pub too_deep: AtomicU64,
     /// Database errors seen by the API and the feeds.
     pub db_errors: AtomicU64,
+    /// Broadcasts this node appended to the cluster bus.
+    pub bus_published: AtomicU64,
+    /// Bus entries this node read and delivered (its own included).
+    pub bus_received: AtomicU64,
+    /// Bus entries skipped: another namespace, a message type other than a broadcast,
+    /// or a body that does not decode (binary/msgpack, broadcasts with acks).
+    pub bus_skipped: AtomicU64,
+    /// Broadcasts delivered on this node only because the bus was unreachable (or the
+    /// broadcast carried binary attachments).
+    pub bus_local_only: AtomicU64,
+    /// Times the bus became unreachable (each outage counts once).
+    pub bus_outages: AtomicU64,
+    /// Bus entries trimmed from the stream before this node read them.
+    pub bus_gaps: AtomicU64,
+}
+
+/// Cluster mode as `/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterState {
+    /// No `redis_url`.
+    SingleNode,
+    /// The bus answers.
+    Ok,
+    /// Redis is unreachable: local delivery only.
+    Degraded,
+}
+
+impl ClusterState {
+    /// As in `/health`'s `cluster` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SingleNode => "single-node",
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+        }
+    }
+}
+
+/// What the cluster tells the rest of the server: its state and the live nodes' latest
+/// heartbeats (each node's figures as `LoadMetrics` measures them).
+#[derive(Debug)]
+pub struct ClusterView {
+    state: Mutex<ClusterState>,
+    nodes: Mutex<Vec<Value>>,
+}
+
+impl Default for ClusterView {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(ClusterState::SingleNode),
+            nodes: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl ClusterView {
+    /// The current state.
+    pub fn state(&self) -> ClusterState {
+        *self.state.lock()
+    }
+    /// Set the state; returns the previous one.
+    pub fn set_state(&self, s: ClusterState) -> ClusterState {
+        std::mem::replace(&mut *self.state.lock(), s)
+    }
+    /// The live nodes (empty on a single node).
+    pub fn nodes(&self) -> Vec<Value> {
+        self.nodes.lock().clone()
+    }
+    /// Replace the live nodes.
+    pub fn set_nodes(&self, nodes: Vec<Value>) {
+        *self.nodes.lock() = nodes;
+    }
 }
 
 /// Add one to `c`.
@@ -74,6 +146,8 @@ pub struct Telemetry {
     pub node_id: String,
     /// Process start.
     pub started: Instant,
+    /// Cluster state and the live nodes.
+    pub cluster: ClusterView,
     /// Recent notable events (denied joins, refused tokens, slow consumers), newest last.
     recent: Mutex<VecDeque<Value>>,
     /// Client events received, by event name.
@@ -136,6 +210,7 @@ impl Telemetry {
             counters,
             node_id,
             started: Instant::now(),
+            cluster: ClusterView::default(),
             recent: Mutex::new(VecDeque::with_capacity(Self::RECENT)),
             events_in,
             published,
@@ -357,6 +432,40 @@ impl Collector for Live {
             "Client events refused by the per-socket rate limit",
             c.rate_limited.load(Relaxed),
         )?;
+        for (name, help, v) in [
+            (
+                "cluster_bus_published",
+                "Broadcasts appended to the cluster bus",
+                &c.bus_published,
+            ),
+            (
+                "cluster_bus_received",
+                "Cluster bus entries read and delivered",
+                &c.bus_received,
+            ),
+            (
+                "cluster_bus_skipped",
+                "Cluster bus entries skipped (other namespace or type, undecodable)",
+                &c.bus_skipped,
+            ),
+            (
+                "cluster_local_only",
+                "Broadcasts delivered on this node only (bus unreachable, or binary)",
+                &c.bus_local_only,
+            ),
+            (
+                "cluster_bus_outages",
+                "Times the cluster bus became unreachable",
+                &c.bus_outages,
+            ),
+            (
+                "cluster_bus_gaps",
+                "Bus entries trimmed before this node read them",
+                &c.bus_gaps,
+            ),
+        ] {
+            counter(&mut enc, name, help, v.load(Relaxed))?;
+        }
         counter(
             &mut enc,
             "rate_limit_disconnects",

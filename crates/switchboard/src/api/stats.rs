@@ -41,6 +41,10 @@ pub struct Stats {
     pub recent: Vec<Value>,
     /// The 10 client addresses with the most open sessions (for the per-IP caps).
     pub addresses: Vec<AddressStat>,
+    /// Cluster totals and one entry per live node (each node's latest heartbeat);
+    /// on a single node, this node alone.
+    #[schema(value_type = Object)]
+    pub cluster: Value,
 }
 
 /// Open sessions of one client address.
@@ -70,12 +74,19 @@ pub struct StatsResponse {
     pub data: Stats,
 }
 
-/// Liveness and identity of the service (no API key needed).
+/// Liveness and identity of the service (no API key needed). `cluster`: `single-node`
+/// (no Redis configured), `ok`, or `degraded` (Redis unreachable: this node serves its
+/// own clients only).
 #[utoipa::path(get, path = "/health", responses((status = 200, description = "healthy")))]
-pub async fn health() -> Json<Value> {
+pub async fn health(State(sh): State<Arc<ApiState>>) -> Json<Value> {
     Json(json!({
         "success": true,
-        "data": { "status": "healthy", "service": "switchboard", "websocket": "enabled", "timestamp": timestamp() }
+        "data": {
+            "status": "healthy", "service": "switchboard", "websocket": "enabled",
+            "cluster": sh.telemetry.cluster.state().as_str(),
+            "node": sh.telemetry.node_id,
+            "timestamp": timestamp()
+        }
     }))
 }
 
@@ -108,6 +119,7 @@ pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
                 })
                 .collect(),
             node: t.node_id.clone(),
+            cluster: cluster_view(&sh),
             recent: t.recent(),
             counters: json!({
                 "events_in": e.events_in.load(Relaxed),
@@ -135,17 +147,48 @@ pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
                 "room_limited": c.room_limited.load(Relaxed),
                 "too_deep": c.too_deep.load(Relaxed),
                 "client_info_refused": c.client_info_refused.load(Relaxed),
+                "bus_published": c.bus_published.load(Relaxed),
+                "bus_received": c.bus_received.load(Relaxed),
+                "bus_skipped": c.bus_skipped.load(Relaxed),
+                "bus_local_only": c.bus_local_only.load(Relaxed),
+                "bus_outages": c.bus_outages.load(Relaxed),
+                "bus_gaps": c.bus_gaps.load(Relaxed),
             }),
         },
     })
 }
 
+/// `{ state, nodes: [...], totals: { nodes, connections } }` from the registry.
+fn cluster_view(sh: &ApiState) -> Value {
+    let m = sh.feeds.load.measure();
+    json!({
+        "state": sh.telemetry.cluster.state().as_str(),
+        "nodes": m["nodes"],
+        "totals": m["totals"],
+    })
+}
+
 /// `GET /api/test/socket-stats` (the booking tooling's envelope, README "HTTP API").
+/// In a cluster the totals are the live nodes' (from their heartbeats) and `nodes` lists
+/// each; `activeRooms` stays this node's.
 #[utoipa::path(get, path = "/api/test/socket-stats", responses((status = 200, description = "totals")), security(("api_key" = [])))]
 pub async fn socket_stats(State(sh): State<Arc<ApiState>>) -> Json<Value> {
     let ns = sh.hub.root();
+    let nodes = sh.telemetry.cluster.nodes();
+    let total = if nodes.is_empty() {
+        ns.socket_count() as u64
+    } else {
+        nodes
+            .iter()
+            .map(|n| n["connections"].as_u64().unwrap_or(0))
+            .sum()
+    };
     Json(json!({
         "success": true,
-        "data": { "totalConnections": ns.socket_count(), "activeRooms": ns.rooms().len(), "timestamp": timestamp() }
+        "data": {
+            "totalConnections": total, "activeRooms": ns.rooms().len(),
+            "nodes": nodes.iter().map(|n| json!({ "node": n["node"], "connections": n["connections"] })).collect::<Vec<_>>(),
+            "timestamp": timestamp()
+        }
     }))
 }

@@ -31,6 +31,10 @@ pub struct Flags {
     #[arg(long, value_name = "URL", env = "SWITCHBOARD_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// This node's name in a cluster [default: hostname:port].
+    #[arg(long, value_name = "ID", env = "SWITCHBOARD_NODE_ID")]
+    pub node_id: Option<String>,
+
     /// Socket authentication mode [default: optional].
     #[arg(long, value_name = "MODE", env = "SWITCHBOARD_AUTH")]
     pub auth: Option<AuthMode>,
@@ -104,6 +108,11 @@ pub(super) const ENV_KEYS: &[(&str, Kind)] = &[
     ("listen", Kind::Str),
     ("database_url", Kind::Str),
     ("redis_url", Kind::Str),
+    ("node_id", Kind::Str),
+    ("redis_prefix", Kind::Str),
+    ("redis_stream", Kind::Str),
+    ("redis_stream_maxlen", Kind::Int),
+    ("cluster_heartbeat_ms", Kind::Int),
     ("auth", Kind::Str),
     ("jwt_secret", Kind::Str),
     ("demo", Kind::Bool),
@@ -269,6 +278,9 @@ impl Config {
         }
         if let Some(url) = non_empty(&args.redis_url) {
             config.redis_url = Some(url);
+        }
+        if let Some(id) = non_empty(&args.node_id) {
+            config.node_id = Some(id);
         }
         if let Some(auth) = args.auth {
             config.auth = auth;

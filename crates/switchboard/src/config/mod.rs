@@ -154,6 +154,21 @@ pub struct Config {
     /// Redis URL (`redis://…` or `rediss://…`); set = cluster mode. Defaults to none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// This node's name in a cluster (registry, stats, logs). Defaults to `hostname:port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// Prefix of every Redis key Switchboard owns (sessions, nodes, the epoch), so that
+    /// several clusters share one Redis. Defaults to `switchboard`.
+    pub redis_prefix: String,
+    /// The Redis stream broadcasts travel on; Node's redis-streams adapter and emitter use
+    /// `socket.io`. Defaults to `socket.io`.
+    pub redis_stream: String,
+    /// Approximate length the stream is trimmed to (`XADD … MAXLEN ~ N`); recovery
+    /// reaches back at most this far. Defaults to 10000.
+    pub redis_stream_maxlen: u64,
+    /// How often each node writes its heartbeat to the registry; a node silent for three
+    /// intervals drops out. Defaults to 2000.
+    pub cluster_heartbeat_ms: u64,
     /// Socket authentication mode. Defaults to `optional`.
     pub auth: AuthMode,
     /// HS256 secret verifying client JWTs. Required when `auth = "required"`.
@@ -270,6 +285,11 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             database_url: "sqlite://switchboard.db".into(),
             redis_url: None,
+            node_id: None,
+            redis_prefix: "switchboard".into(),
+            redis_stream: "socket.io".into(),
+            redis_stream_maxlen: 10_000,
+            cluster_heartbeat_ms: 2000,
             auth: AuthMode::Optional,
             jwt_secret: None,
             api_keys: Vec::new(),
@@ -321,6 +341,11 @@ impl fmt::Debug for Config {
             listen,
             database_url,
             redis_url,
+            node_id,
+            redis_prefix,
+            redis_stream,
+            redis_stream_maxlen,
+            cluster_heartbeat_ms,
             auth,
             jwt_secret,
             api_keys,
@@ -368,6 +393,11 @@ impl fmt::Debug for Config {
                 "redis_url",
                 &redis_url.as_deref().map(crate::support::redact::url),
             )
+            .field("node_id", node_id)
+            .field("redis_prefix", redis_prefix)
+            .field("redis_stream", redis_stream)
+            .field("redis_stream_maxlen", redis_stream_maxlen)
+            .field("cluster_heartbeat_ms", cluster_heartbeat_ms)
             .field("auth", auth)
             .field("jwt_secret", jwt_secret)
             .field("api_keys", api_keys)

@@ -32,6 +32,27 @@ impl Config {
                 ));
             }
         }
+        for (key, v) in [
+            ("redis_prefix", &self.redis_prefix),
+            ("redis_stream", &self.redis_stream),
+        ] {
+            if v.is_empty() || v.len() > 128 {
+                return Err(invalid(key, "must be 1 to 128 characters"));
+            }
+        }
+        if self.redis_stream_maxlen < 100 {
+            return Err(invalid("redis_stream_maxlen", "must be at least 100"));
+        }
+        if !(100..=60_000).contains(&self.cluster_heartbeat_ms) {
+            return Err(invalid("cluster_heartbeat_ms", "must be 100 to 60000"));
+        }
+        if self
+            .node_id
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.len() > 128)
+        {
+            return Err(invalid("node_id", "must be 1 to 128 characters"));
+        }
 
         match &self.jwt_secret {
             Some(s) if s.0.is_empty() => return Err(invalid("jwt_secret", "must not be empty")),

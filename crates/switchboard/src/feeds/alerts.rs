@@ -17,6 +17,7 @@ pub struct Alerts {
     store: Store,
     hub: Hub,
     telemetry: Arc<Telemetry>,
+    peers: super::Peers,
     recent: Mutex<Vec<Alert>>,
 }
 
@@ -26,14 +27,22 @@ impl Alerts {
         store: Store,
         hub: Hub,
         telemetry: Arc<Telemetry>,
+        peers: super::Peers,
     ) -> Result<Self, StoreError> {
         let recent = store.recent_alerts(RECENT as i64).await?;
         Ok(Self {
             store,
             hub,
             telemetry,
+            peers,
             recent: Mutex::new(recent),
         })
+    }
+
+    /// Re-read the recent alerts from the store (another node raised one).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        *self.recent.lock() = self.list(RECENT as i64).await?;
+        Ok(())
     }
 
     /// A copy of the recent alerts.
@@ -63,6 +72,7 @@ impl Alerts {
             r.truncate(RECENT);
             r.clone()
         };
+        self.peers.tell(super::CacheChange::Alerts);
         let _ = self.hub.root().broadcast().emit("alert:system", &list);
         Ok(alert)
     }

@@ -92,6 +92,7 @@ impl Dashboard {
             let _ = ns
                 .to(ROOM)
                 .volatile()
+                .local()
                 .emit("dashboard:update", &self.summary());
         }
     }

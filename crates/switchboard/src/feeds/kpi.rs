@@ -24,6 +24,7 @@ pub struct Kpis {
     store: Store,
     hub: Hub,
     telemetry: Arc<Telemetry>,
+    peers: super::Peers,
     modules: RwLock<BTreeMap<String, Vec<KpiRecord>>>,
 }
 
@@ -33,14 +34,27 @@ impl Kpis {
         store: Store,
         hub: Hub,
         telemetry: Arc<Telemetry>,
+        peers: super::Peers,
     ) -> Result<Self, StoreError> {
         let all = store.all_kpis().await?;
         Ok(Self {
             store,
             hub,
             telemetry,
+            peers,
             modules: RwLock::new(all),
         })
+    }
+
+    /// Re-read the cache from the store (another node wrote).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let all = self
+            .store
+            .all_kpis()
+            .await
+            .inspect_err(|_| self.telemetry.db_error())?;
+        *self.modules.write() = all;
+        Ok(())
     }
     /// One module's KPIs (empty if unknown).
     pub fn module(&self, module: &str) -> Vec<KpiRecord> {
@@ -60,6 +74,9 @@ impl Kpis {
             .await
             .inspect_err(|_| self.telemetry.db_error())?;
         self.modules.write().insert(module.to_owned(), list.clone());
+        self.peers.tell(super::CacheChange::Kpis {
+            module: module.to_owned(),
+        });
         let _ = self.hub.root().to(room(module)).emit(&event(module), &list);
         Ok(list)
     }
@@ -70,12 +87,14 @@ impl Kpis {
     }
 
     /// Volatile re-broadcast of each module's KPIs to its room, skipping empty rooms.
+    /// Local: in a cluster every node ticks for its own sockets (README "Running a
+    /// cluster"), so each subscriber gets one per interval however many nodes run.
     pub fn tick(&self) {
         let ns = self.hub.root();
         for (module, list) in self.modules.read().iter() {
             let r = room(module);
             if ns.room_size(&r) > 0 {
-                let _ = ns.to(&r).volatile().emit(&event(module), list);
+                let _ = ns.to(&r).volatile().local().emit(&event(module), list);
             }
         }
     }

@@ -41,8 +41,8 @@ impl LoadMetrics {
         }
     }
 
-    /// Measure now: figures plus rates since the previous call.
-    pub fn measure(&self) -> Value {
+    /// This node's figures now, with rates since the previous call.
+    pub fn node_figures(&self) -> Value {
         let e = self.hub.io().stats();
         let now = Sample {
             at: Instant::now(),
@@ -64,7 +64,7 @@ impl LoadMetrics {
         };
         let ns = self.hub.root();
         let rss = rss_bytes();
-        let node = json!({
+        json!({
             "node": self.telemetry.node_id,
             "connections": ns.socket_count(),
             "rooms": ns.rooms().len(),
@@ -73,9 +73,38 @@ impl LoadMetrics {
             "memory": { "rssBytes": rss, "rssMb": (rss as f64 / 1_048_576.0 * 10.0).round() / 10.0 },
             "cpu": { "percent": (cpu * 10.0).round() / 10.0 },
             "uptimeSeconds": self.telemetry.started.elapsed().as_secs(),
+        })
+    }
+
+    /// The figures as sent: this node's at the top level, `nodes` with every live node
+    /// (in a cluster, each node's latest heartbeat; alone, just this one) and `totals`.
+    pub fn measure(&self) -> Value {
+        let mut nodes = self.telemetry.cluster.nodes();
+        let me = match nodes
+            .iter()
+            .find(|n| n["node"] == json!(self.telemetry.node_id))
+        {
+            Some(n) => n.clone(),
+            None => {
+                let n = self.node_figures();
+                nodes.push(n.clone());
+                n
+            }
+        };
+        let sum = |k: &str| {
+            nodes
+                .iter()
+                .map(|n| n[k].as_f64().unwrap_or(0.0))
+                .sum::<f64>()
+        };
+        let mut out = me;
+        out["totals"] = json!({
+            "nodes": nodes.len(),
+            "connections": sum("connections") as u64,
+            "eventsInPerSec": (sum("eventsInPerSec") * 10.0).round() / 10.0,
+            "eventsOutPerSec": (sum("eventsOutPerSec") * 10.0).round() / 10.0,
         });
-        let mut out = node.clone();
-        out["nodes"] = json!([node]);
+        out["nodes"] = json!(nodes);
         out["timestamp"] = json!(timestamp());
         out
     }
@@ -85,7 +114,11 @@ impl LoadMetrics {
         let m = self.measure();
         let ns = self.hub.root();
         if ns.room_size(ROOM) > 0 {
-            let _ = ns.to(ROOM).volatile().emit("loadBalancingMetrics", &m);
+            let _ = ns
+                .to(ROOM)
+                .volatile()
+                .local()
+                .emit("loadBalancingMetrics", &m);
         }
     }
 }

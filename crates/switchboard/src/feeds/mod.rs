@@ -31,6 +31,40 @@ use crate::rules::{Identity, OnJoin};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Telemetry;
 
+/// A change to a feature's cache that other nodes of a cluster must apply: they re-read
+/// it from the shared store. Sent by the feature that owns the cache, after its write.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CacheChange {
+    /// A module's KPIs were written.
+    Kpis {
+        /// The module key.
+        module: String,
+    },
+    /// An alert was raised.
+    Alerts,
+}
+
+/// Where features tell their cache changes (cluster mode); a single node has no peers
+/// and the changes go nowhere. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Peers(Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<CacheChange>>>);
+
+impl Peers {
+    /// Tell the other nodes (if any) about `change`.
+    pub fn tell(&self, change: CacheChange) {
+        if let Some(tx) = self.0.get() {
+            let _ = tx.send(change);
+        }
+    }
+
+    /// The stream of changes to forward to the other nodes (taken once, by the cluster).
+    pub fn subscribe(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<CacheChange>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.0.set(tx).ok().map(|()| rx)
+    }
+}
+
 /// A successful join, as an `on_join` feature sees it.
 #[derive(Debug)]
 pub struct Joined<'a> {
@@ -61,6 +95,8 @@ pub struct Feeds {
     pub load: Arc<LoadMetrics>,
     /// The queue system's presence events.
     pub queue: Arc<Queue>,
+    /// Where cache changes go for the other nodes.
+    pub peers: Peers,
 }
 
 impl Feeds {
@@ -70,8 +106,13 @@ impl Feeds {
         hub: Hub,
         telemetry: Arc<Telemetry>,
     ) -> Result<Self, StoreError> {
-        let kpis = Arc::new(Kpis::open(store.clone(), hub.clone(), telemetry.clone()).await?);
-        let alerts = Arc::new(Alerts::open(store.clone(), hub.clone(), telemetry.clone()).await?);
+        let peers = Peers::default();
+        let kpis = Arc::new(
+            Kpis::open(store.clone(), hub.clone(), telemetry.clone(), peers.clone()).await?,
+        );
+        let alerts = Arc::new(
+            Alerts::open(store.clone(), hub.clone(), telemetry.clone(), peers.clone()).await?,
+        );
         Ok(Self {
             dashboard: Arc::new(Dashboard::new(kpis.clone(), hub.clone(), telemetry.started)),
             notifications: Arc::new(Notifications::new(store, hub.clone(), telemetry.clone())),
@@ -79,7 +120,23 @@ impl Feeds {
             queue: Arc::new(Queue),
             kpis,
             alerts,
+            peers,
         })
+    }
+
+    /// Apply another node's cache change: re-read that cache from the shared store.
+    pub async fn apply(&self, change: &CacheChange) -> Result<(), StoreError> {
+        match change {
+            CacheChange::Kpis { .. } => self.kpis.reload().await,
+            CacheChange::Alerts => self.alerts.reload().await,
+        }
+    }
+
+    /// Re-read every cache from the store (after the cluster bus was unreachable, when
+    /// changes may have been missed).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        self.kpis.reload().await?;
+        self.alerts.reload().await
     }
 
     /// The feature an `on_join` name stands for.

@@ -60,9 +60,17 @@ impl Gateway {
     }
 
     /// Build the engine with the gateway's handlers on `/`.
-    pub fn build(self: &Arc<Self>, config: sio::Config) -> sio::Server {
+    pub fn build(
+        self: &Arc<Self>,
+        config: sio::Config,
+        adapter: Option<Arc<dyn sio::Adapter>>,
+    ) -> sio::Server {
         let events: Vec<String> = self.rules.events().map(str::to_owned).collect();
-        sio::Server::builder(config)
+        let mut builder = sio::Server::builder(config);
+        if let Some(a) = adapter {
+            builder = builder.adapter(a);
+        }
+        builder
             .namespace("/", |mut ns| {
                 let gw = self.clone();
                 ns = ns.on_connect(move |socket, auth| {

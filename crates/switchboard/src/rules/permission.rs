@@ -9,7 +9,7 @@ use std::str::FromStr;
 /// end up here (README "Identity and security").
 ///
 /// `Identity::default()` is the anonymous caller: no user, no roles, no tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// User id (the JWT `sub` claim). `None` for anonymous sockets.
     pub sub: Option<String>,

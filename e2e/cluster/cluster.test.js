@@ -1,0 +1,209 @@
+'use strict';
+// Cluster mode (README "Running a cluster"): three switchboard processes on one Redis
+// stream (the system Redis, a key prefix and stream of their own) and one PostgreSQL
+// database (created for this file), driven with the official socket.io-client.
+
+const { describe, it, before, after, afterEach } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const { startSwitchboard } = require('../lib/server');
+const { clientFactory, waitConnect, once } = require('../lib/client');
+const { api, recordAll, emitAck, jwtArgs, mintToken, sleep } = require('../lib/switchboard');
+const { cluster, freshDatabase, dropDatabase, quiet } = require('./helpers');
+
+const WS = { transports: ['websocket'] };
+
+describe('cluster: three nodes, one set of rooms', () => {
+  const run = `c${process.pid}${Date.now() % 100000}`;
+  let db;
+  let nodes;
+  let clients;
+
+  before(async () => {
+    db = freshDatabase(run);
+    nodes = await cluster(3, { run, db, extraArgs: jwtArgs(), extraEnv: { SWITCHBOARD_KPI_INTERVAL_MS: '400' } });
+    clients = nodes.map((n) => clientFactory(n.url));
+    // every node sees all three in the registry
+    for (const n of nodes) {
+      await api(n.url).statsUntil((s) => s.cluster.nodes.length === 3, 'three nodes in the registry', 10_000);
+    }
+  });
+  afterEach(() => clients && clients.forEach((c) => c.closeAll()));
+  after(async () => {
+    if (clients) clients.forEach((c) => c.closeAll());
+    for (const n of nodes || []) await n.stop();
+    if (db) dropDatabase(db);
+  });
+
+  /** A socket on node `i`, subscribed to `moduleKey`, recording everything. */
+  async function subscriber(i, moduleKey, opts = {}) {
+    const s = clients[i].socket('/', { ...WS, ...opts });
+    await waitConnect(s);
+    const rec = recordAll(s);
+    if (moduleKey) {
+      assert.deepStrictEqual(await emitAck(s, 'module:subscribe', { moduleKey }), { success: true, room: `module:${moduleKey}` });
+    }
+    return { s, rec };
+  }
+
+  it('a publish through A reaches the room on A, B and C exactly once, and no one else', async () => {
+    const members = [await subscriber(0, 'm1'), await subscriber(1, 'm1'), await subscriber(2, 'm1')];
+    const outsider = await subscriber(1, 'm2');
+    const A = api(nodes[0].url);
+    for (let n = 1; n <= 5; n++) {
+      await A.publish({ rooms: ['module:m1'], event: 'tick', data: { n } });
+    }
+    for (const m of members) {
+      await m.rec.until((xs) => xs.filter((x) => x.event === 'tick').length >= 5, 'five ticks');
+    }
+    await quiet();
+    for (const m of members) {
+      const got = m.rec.of('tick').map((x) => x.args[0].n);
+      assert.deepStrictEqual(got, [1, 2, 3, 4, 5], 'each once, in order');
+      // the last argument is the stream id: the same offset on every node
+      assert.match(m.rec.of('tick')[0].args.at(-1), /^\d+-\d+$/);
+    }
+    assert.deepStrictEqual(members.map((m) => m.rec.of('tick')[4].args.at(-1)), Array(3).fill(members[0].rec.of('tick')[4].args.at(-1)));
+    assert.deepStrictEqual(outsider.rec.of('tick'), []);
+  });
+
+  it('except and batch publish hold across nodes', async () => {
+    const onA = await subscriber(0, 'm3');
+    const onB = await subscriber(1, 'm3');
+    const onC = await subscriber(2, 'm3');
+    await emitAck(onC.s, 'module:subscribe', { moduleKey: 'skip' });
+    const B = api(nodes[1].url);
+    await B.publish({ rooms: ['module:m3'], event: 'x', data: { k: 1 }, except: ['module:skip'] });
+    await B.publish([
+      { rooms: ['module:m3'], event: 'y', data: { k: 2 } },
+      { rooms: ['module:m3'], event: 'y', data: { k: 3 } },
+    ]);
+    for (const m of [onA, onB, onC]) await m.rec.until((xs) => xs.filter((x) => x.event === 'y').length >= 2, 'the batch');
+    await quiet();
+    assert.deepStrictEqual(onA.rec.of('x').map((x) => x.args[0]), [{ k: 1 }]);
+    assert.deepStrictEqual(onB.rec.of('x').map((x) => x.args[0]), [{ k: 1 }]);
+    assert.deepStrictEqual(onC.rec.of('x'), [], 'except on another node');
+    for (const m of [onA, onB, onC]) assert.deepStrictEqual(m.rec.of('y').map((x) => x.args[0].k), [2, 3]);
+  });
+
+  it('a KPI PUT on A updates subscribers on B and the snapshot on C', async () => {
+    const onB = await subscriber(1, 'fin');
+    const r = await api(nodes[0].url).put('/api/v1/modules/fin/kpis', [{ id: 'rev', label: 'Revenue', value: 42 }]);
+    assert.equal(r.status, 200, r.text);
+    await onB.rec.until((xs) => xs.some((x) => x.event === 'kpi:update:fin' && x.args[0].some((k) => k.value === 42)), 'kpi:update on B');
+    // C's cache: a new subscriber's snapshot carries the new value (the cache change
+    // reaches C on its own channel; wait for it rather than for time)
+    let snap;
+    for (let i = 0; i < 50; i++) {
+      const c = await subscriber(2, 'fin');
+      await c.rec.until((xs) => xs.some((x) => x.event === 'kpi:update:fin'), 'snapshot on C');
+      snap = c.rec.of('kpi:update:fin')[0].args[0];
+      c.s.close();
+      if (snap.some((k) => k.value === 42)) break;
+      await sleep(50);
+    }
+    assert.deepStrictEqual(snap.map((k) => [k.id, k.value]), [['rev', 42]]);
+  });
+
+  it('a notification through A reaches the user on B; marking it read on B tells the tab on C', async () => {
+    const user = `${run}-u1`;
+    const token = mintToken({ sub: user });
+    const tabB = await subscriber(1, null, { auth: { token } });
+    const tabC = await subscriber(2, null, { auth: { token } });
+    for (const t of [tabB, tabC]) assert.equal((await emitAck(t.s, 'notification:subscribe', {})).success, true);
+    await api(nodes[1].url).waitRoom(`user:${user}`, 1);
+    await api(nodes[2].url).waitRoom(`user:${user}`, 1);
+    const r = await api(nodes[0].url).post('/api/v1/notifications', { userId: user, title: 'T', message: 'M' });
+    assert.equal(r.status, 200, r.text);
+    const id = r.json.data.id;
+    for (const t of [tabB, tabC]) await t.rec.until((xs) => xs.some((x) => x.event === 'notification:new' && x.args[0].id === id), 'notification:new');
+    assert.deepStrictEqual(await emitAck(tabB.s, 'notification:mark-read', { notificationId: id }), { success: true, unreadCount: 0 });
+    await tabC.rec.until((xs) => xs.some((x) => x.event === 'notification:read'), 'notification:read on C');
+    assert.deepStrictEqual(tabC.rec.of('notification:read')[0].args[0], { id, unreadCount: 0 });
+    await quiet();
+    assert.deepStrictEqual(tabB.rec.of('notification:read'), [], 'the tab that marked it read is answered by its ack');
+    assert.equal(tabC.rec.of('notification:new').filter((x) => x.args[0].id === id).length, 1, 'once');
+  });
+
+  it('stats: one entry per live node with cluster totals; health says ok', async () => {
+    await subscriber(0, 'm9');
+    await subscriber(2, 'm9');
+    const s = await api(nodes[1].url).statsUntil((x) => x.cluster.totals.connections >= 2, 'two connections in the totals', 10_000);
+    assert.equal(s.cluster.state, 'ok');
+    assert.deepStrictEqual(s.cluster.nodes.map((n) => n.node).sort(), nodes.map((n) => n.nodeId).sort());
+    for (const n of s.cluster.nodes) {
+      for (const k of ['connections', 'rooms', 'eventsInPerSec', 'eventsOutPerSec', 'memory', 'cpu', 'startedAt']) assert.ok(k in n, `${k} in ${JSON.stringify(n)}`);
+    }
+    const h = await api(nodes[1].url).get('/health');
+    assert.equal(h.json.data.cluster, 'ok');
+    const ss = await api(nodes[1].url).get('/api/test/socket-stats');
+    assert.equal(ss.json.data.nodes.length, 3);
+  });
+
+  it('periodic KPI ticks are not multiplied by the number of nodes', async () => {
+    // kpi_interval_ms = 400 on every node: one subscriber gets one kpi:update per interval
+    // from its own node, not three.
+    const r = await api(nodes[0].url).put('/api/v1/modules/tk/kpis', [{ id: 'a', label: 'A', value: 1 }]);
+    assert.equal(r.status, 200);
+    const sub = await subscriber(1, 'tk');
+    const start = sub.rec.of('kpi:update:tk').length;
+    await sleep(2000); // the window in which ticks are counted
+    const ticks = sub.rec.of('kpi:update:tk').length - start;
+    assert.ok(ticks >= 3 && ticks <= 6, `${ticks} kpi:update in 2 s at one per 400 ms (three nodes would give ~15)`);
+  });
+});
+
+describe('cluster: a node that dies', () => {
+  const run = `k${process.pid}${Date.now() % 100000}`;
+  let nodes;
+  let proxy;
+  let clients;
+
+  before(async () => {
+    nodes = await cluster(2, { run });
+    proxy = await require('./helpers').forwarder(nodes[0].port);
+    clients = clientFactory(`http://127.0.0.1:${proxy.port}`);
+  });
+  after(async () => {
+    if (clients) clients.closeAll();
+    if (proxy) proxy.close();
+    for (const n of nodes || []) await n.stop().catch(() => {});
+  });
+
+  for (const { name, before: received } of [
+    { name: 'a client that had received events', before: true },
+    { name: 'a client that had received nothing', before: false },
+  ]) {
+    it(`kill -9: ${name} recovers on the other node with its id, rooms and every missed event once, in order`, async () => {
+      proxy.target(nodes[0].port);
+      const s = clients.socket('/', { ...WS, reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+      await waitConnect(s);
+      const rec = recordAll(s);
+      const room = `${run}-${received ? 'r1' : 'r0'}`;
+      assert.deepStrictEqual(await emitAck(s, 'module:subscribe', { moduleKey: room }), { success: true, room: `module:${room}` });
+      const B = api(nodes[1].url);
+      if (received) {
+        await B.publish({ rooms: [`module:${room}`], event: 'ev', data: { n: 0 } });
+        await rec.until((xs) => xs.some((x) => x.event === 'ev'), 'n=0');
+      }
+      const id = s.id;
+      // The session reaches Redis right after the join; give the write its round trip.
+      await sleep(200);
+      const back = once(s, 'connect', 10_000, 'the reconnect');
+      proxy.target(nodes[1].port);
+      process.kill(nodes[0].pid, 'SIGKILL');
+      for (let n = 1; n <= 3; n++) await B.publish({ rooms: [`module:${room}`], event: 'ev', data: { n } });
+      await back;
+      assert.equal(s.recovered, true, 'recovered');
+      assert.equal(s.id, id, 'same id');
+      await rec.until((xs) => xs.filter((x) => x.event === 'ev').length >= (received ? 4 : 3), 'the missed events');
+      await B.publish({ rooms: [`module:${room}`], event: 'ev', data: { n: 4 } }); // rooms kept
+      await rec.until((xs) => xs.some((x) => x.event === 'ev' && x.args[0].n === 4), 'n=4 after recovery');
+      await quiet();
+      assert.deepStrictEqual(rec.of('ev').map((x) => x.args[0].n), received ? [0, 1, 2, 3, 4] : [1, 2, 3, 4]);
+      s.close();
+      // the next case needs a live first node again
+      nodes[0] = await nodes[0].restart();
+    });
+  }
+});
