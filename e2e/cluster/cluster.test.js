@@ -207,3 +207,57 @@ describe('cluster: a node that dies', () => {
     });
   }
 });
+
+describe('cluster: Redis stopped and restarted', () => {
+  const run = `o${process.pid}${Date.now() % 100000}`;
+  let redis;
+  let nodes;
+  let clients;
+
+  before(async () => {
+    redis = await require('./helpers').privateRedis();
+    nodes = await cluster(2, { run, redisUrl: redis.url });
+    clients = nodes.map((n) => clientFactory(n.url));
+    for (const n of nodes) await api(n.url).statsUntil((s) => s.cluster.state === 'ok' && s.cluster.nodes.length === 2, 'both nodes up', 10_000);
+  });
+  after(async () => {
+    if (clients) clients.forEach((c) => c.closeAll());
+    for (const n of nodes || []) await n.stop();
+    if (redis) {
+      await redis.stop();
+      redis.cleanup();
+    }
+  });
+
+  async function sub(i, m) {
+    const s = clients[i].socket('/', WS);
+    await waitConnect(s);
+    const rec = recordAll(s);
+    assert.equal((await emitAck(s, 'module:subscribe', { moduleKey: m })).success, true);
+    return { s, rec };
+  }
+
+  it('local delivery during the outage (counted, health degraded), cross-node delivery after, no node restarted', async () => {
+    const a = await sub(0, 'out');
+    const b = await sub(1, 'out');
+    const A = api(nodes[0].url);
+    await redis.stop();
+    await A.statsUntil((s) => s.cluster.state === 'degraded', 'degraded on A', 10_000);
+    assert.equal((await A.get('/health')).json.data.cluster, 'degraded');
+    await A.publish({ rooms: ['module:out'], event: 'during', data: { n: 1 } });
+    await a.rec.until((xs) => xs.some((x) => x.event === 'during'), 'local delivery during the outage');
+    await quiet();
+    assert.deepStrictEqual(b.rec.of('during'), [], 'not delivered on the other node (decided: local only)');
+    const s1 = await A.stats();
+    assert.ok(s1.counters.bus_local_only >= 1 && s1.counters.bus_outages >= 1, JSON.stringify(s1.counters));
+
+    await redis.start();
+    for (const n of nodes) await api(n.url).statsUntil((s) => s.cluster.state === 'ok', 'ok again', 15_000);
+    await A.publish({ rooms: ['module:out'], event: 'after', data: { n: 2 } });
+    for (const x of [a, b]) await x.rec.until((xs) => xs.some((e) => e.event === 'after'), 'cross-node delivery after the outage');
+    await quiet();
+    assert.equal(a.rec.of('after').length, 1);
+    assert.equal(b.rec.of('after').length, 1);
+    assert.ok(a.s.connected && b.s.connected, 'the clients stayed connected');
+  });
+});
