@@ -166,3 +166,74 @@ impl From<SocketAddr> for RemoteAddr {
         RemoteAddr(a)
     }
 }
+
+/// A recovery offset: a Redis stream id `ms-seq`, or a single node's counter (`ms` = 0,
+/// shown as the bare number). Ordered; the client treats it as an opaque string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Offset {
+    /// Milliseconds part of a stream id (0 for a node-local counter).
+    pub ms: u64,
+    /// Sequence part.
+    pub seq: u64,
+}
+
+impl Offset {
+    /// Parse `ms-seq` or a bare number; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let digits = |p: &str| {
+            (!p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u64>().ok())
+                .flatten()
+        };
+        match s.split_once('-') {
+            Some((ms, seq)) => Some(Self {
+                ms: digits(ms)?,
+                seq: digits(seq)?,
+            }),
+            None => Some(Self {
+                ms: 0,
+                seq: digits(s)?,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Offset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ms == 0 {
+            write!(f, "{}", self.seq)
+        } else {
+            write!(f, "{}-{}", self.ms, self.seq)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Offset;
+
+    #[test]
+    fn offsets_parse_order_and_print_back() {
+        let a = Offset::parse("1700000000000-0").unwrap();
+        let b = Offset::parse("1700000000000-1").unwrap();
+        let c = Offset::parse("1700000000001-0").unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(Offset::parse("42"), Some(Offset { ms: 0, seq: 42 }));
+        assert!(Offset::parse("42").unwrap() < a);
+        for s in ["1700000000000-1", "42", "0"] {
+            assert_eq!(Offset::parse(s).unwrap().to_string(), s);
+        }
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "x",
+            "1-2-3",
+            "1e9",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(Offset::parse(bad), None, "{bad}");
+        }
+    }
+}

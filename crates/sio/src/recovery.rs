@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::adapter::Offset;
+use crate::common::Offset;
 use crate::engine::session::Frame;
 
 /// One recorded broadcast.
@@ -226,7 +226,10 @@ impl Recovery {
         after: Offset,
         upto: Offset,
     ) -> Option<Vec<Arc<[Frame]>>> {
-        if after >= upto {
+        if after > upto {
+            return None; // an offset never issued here
+        }
+        if after == upto {
             return Some(Vec::new());
         }
         // The offset must still be in the buffer (or be the newest one), otherwise
@@ -327,6 +330,28 @@ mod tests {
             r.restore("pid", Some(&o1.to_string())).is_none(),
             "a session is restored once"
         );
+    }
+
+    #[test]
+    fn a_client_without_an_offset_resumes_from_where_it_connected() {
+        let mut r = Recovery::new(limits(60_000, 100));
+        let room: Arc<str> = "a".into();
+        let before = r.next_offset();
+        r.record(before, vec![room.clone()], vec![], frames("before"));
+        // connected here (newest = `before`), then received nothing before the drop
+        let since = r.newest();
+        let o = r.next_offset();
+        r.record(o, vec![room.clone()], vec![], frames("missed"));
+        r.persist(
+            "pid".into(),
+            "sid".into(),
+            vec![room],
+            http::Extensions::new(),
+            since,
+        );
+        let got = r.restore("pid", None).expect("restored without an offset");
+        let texts: Vec<&[u8]> = got.missed.iter().map(|f| f[0].payload()).collect();
+        assert_eq!(texts, vec![b"missed".as_slice()]);
     }
 
     #[test]

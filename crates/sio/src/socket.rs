@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-use crate::adapter::Offset;
+use crate::common::Offset;
 use crate::common::{new_id, DisconnectReason};
 use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
 use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace, Resumed};
