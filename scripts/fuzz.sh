@@ -33,8 +33,10 @@ for t in $targets; do
   echo "-- fuzz $t (${seconds}s)"
   mkdir -p "$scratch/$t" "fuzz/corpus/$t"
   log=$scratch/$t.log
-  # -timeout: one input may take at most 10 s; the outer timeout bounds the whole run.
-  if ! timeout -k 10 $((seconds + 120)) \
+  # -timeout: one input may take at most 10 s; the outer timeout bounds the whole run,
+  # including a rebuild `cargo fuzz run` may do first (minutes on a busy 2-core machine:
+  # a tighter bound interrupted the fuzzer seconds after it started).
+  if ! timeout -k 10 $((seconds + 900)) \
     cargo fuzz run --debug-assertions --sanitizer "$sanitizer" "$t" \
       "$scratch/$t" "$PWD/fuzz/corpus/$t" -- \
       -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

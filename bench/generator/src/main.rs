@@ -1209,6 +1209,9 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
     let slow_pause_step: usize = o.get("slow-pause-step", 1usize);
     let stop_on_fail: bool = o.get("stop-on-fail", 1u32) > 0;
     let ready_timeout: f64 = o.get("ready-timeout", 15.0);
+    // Cluster runs: subscribers spread round-robin over these ports (other nodes of the
+    // cluster); the publisher stays on --port.
+    let sub_ports: Vec<u16> = o.list("sub-ports", "").into_iter().map(|p| p as u16).collect();
     o.finish();
     if slow && polling {
         die("--slow is for WebSocket subscribers only");
@@ -1233,8 +1236,12 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
     let start = tokio::time::Instant::now();
     for i in 0..clients {
         sleep_until(start + Duration::from_secs_f64(i as f64 / connect_rate)).await;
+        let mut c = c.clone();
+        if !sub_ports.is_empty() {
+            c.addr.set_port(sub_ports[i % sub_ports.len()]);
+        }
         let (c, st, members, connected, failed, errors) = (
-            c.clone(),
+            c,
             st.clone(),
             members.clone(),
             connected.clone(),
