@@ -132,7 +132,7 @@ describe('cluster: three nodes, one set of rooms', () => {
     assert.equal(s.cluster.state, 'ok');
     assert.deepStrictEqual(s.cluster.nodes.map((n) => n.node).sort(), nodes.map((n) => n.nodeId).sort());
     for (const n of s.cluster.nodes) {
-      for (const k of ['connections', 'rooms', 'eventsInPerSec', 'eventsOutPerSec', 'memory', 'cpu', 'startedAt']) assert.ok(k in n, `${k} in ${JSON.stringify(n)}`);
+      for (const k of ['address', 'connections', 'rooms', 'eventsInPerSec', 'eventsOutPerSec', 'memory', 'cpu', 'startedAt']) assert.ok(k in n, `${k} in ${JSON.stringify(n)}`);
     }
     const h = await api(nodes[1].url).get('/health');
     assert.equal(h.json.data.cluster, 'ok');
@@ -206,6 +206,56 @@ describe('cluster: a node that dies', () => {
       nodes[0] = await nodes[0].restart();
     });
   }
+});
+
+describe('cluster: history trimmed while a client was away', () => {
+  const run = `t${process.pid}${Date.now() % 100000}`;
+  let nodes;
+  let proxy;
+  let clients;
+  let redis;
+
+  before(async () => {
+    nodes = await cluster(2, { run });
+    proxy = await require('./helpers').forwarder(nodes[0].port);
+    clients = clientFactory(`http://127.0.0.1:${proxy.port}`);
+    const { createClient } = require('redis');
+    redis = createClient({ url: require('./helpers').REDIS_URL });
+    await redis.connect();
+  });
+  after(async () => {
+    if (clients) clients.closeAll();
+    if (proxy) proxy.close();
+    if (redis) await redis.quit();
+    for (const n of nodes || []) await n.stop();
+  });
+
+  it('the reconnect is a fresh session (recovered === false), counted — never a partial replay', async () => {
+    const s = clients.socket('/', { ...WS, reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+    await waitConnect(s);
+    const rec = recordAll(s);
+    assert.equal((await emitAck(s, 'module:subscribe', { moduleKey: 'trim' })).success, true);
+    const B = api(nodes[1].url);
+    await B.publish({ rooms: ['module:trim'], event: 'ev', data: { n: 0 } });
+    await rec.until((xs) => xs.some((x) => x.event === 'ev'), 'n=0');
+    const id = s.id;
+    await sleep(200); // the session write
+    proxy.target(1); // nothing listens on port 1: the reconnects fail until the history is gone
+    process.kill(nodes[0].pid, 'SIGKILL');
+    for (let n = 1; n <= 3; n++) await B.publish({ rooms: ['module:trim'], event: 'ev', data: { n } });
+    await B.statsUntil((x) => x.counters.bus_received >= 4, 'node B read the three entries');
+    await redis.sendCommand(['XTRIM', `${run}:stream`, 'MAXLEN', '0']);
+    const failuresBefore = (await B.stats()).counters.recovery_failures || 0;
+    const back = once(s, 'connect', 10_000, 'the reconnect');
+    proxy.target(nodes[1].port);
+    await back;
+    assert.equal(s.recovered, false, 'not recovered');
+    assert.notEqual(s.id, id, 'a new id');
+    await quiet();
+    assert.deepStrictEqual(rec.of('ev').map((x) => x.args[0].n), [0], 'nothing replayed');
+    const after = (await B.stats()).counters;
+    assert.ok((after.recovery_failures || 0) > failuresBefore, JSON.stringify(after));
+  });
 });
 
 describe('cluster: Redis stopped and restarted', () => {

@@ -128,6 +128,7 @@ pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
                 "slow_consumers": e.slow_consumers.load(Relaxed),
                 "volatile_dropped": e.volatile_dropped.load(Relaxed),
                 "recoveries": e.recoveries.load(Relaxed),
+                "recovery_failures": e.recovery_failures.load(Relaxed),
                 "malformed": e.malformed.load(Relaxed),
                 "rule_errors": c.rule_errors.load(Relaxed),
                 "denied_joins": c.denied_joins.load(Relaxed),

@@ -36,6 +36,8 @@ pub struct Cluster {
     pub node_id: String,
     /// This process's bus identity (the adapter's `uid`; new on every start).
     pub uid: String,
+    /// The configured listen address, as the registry shows it.
+    address: String,
     client: redis::Client,
     /// Commands (not the blocking reads): reconnects on its own.
     conn: redis::aio::ConnectionManager,
@@ -124,6 +126,7 @@ impl Cluster {
         Ok(Arc::new(Self {
             node_id,
             uid: sio_uid(),
+            address: config.listen.to_string(),
             client,
             conn,
             keys: Keys::new(&config.redis_prefix, &config.redis_stream),

@@ -33,6 +33,7 @@ pub(super) fn spawn(cl: Arc<Cluster>) {
 fn own(cl: &Cluster) -> Value {
     let mut m = cl.feeds.load.node_figures();
     m["node"] = json!(cl.node_id);
+    m["address"] = json!(cl.address);
     m["startedAt"] = json!(crate::support::clock::now_ms()
         .saturating_sub(cl.telemetry.started.elapsed().as_millis() as i64));
     m

@@ -516,6 +516,7 @@ fn redacted_toml_round_trips() {
 fn every_field_is_a_known_key() {
     let c = Config {
         redis_url: Some("redis://r".into()),
+        node_id: Some("n1".into()),
         jwt_secret: Some("s".into()),
         api_keys_file: Some("keys.toml".into()),
         jwt_public_key_file: Some("key.pem".into()),
