@@ -3,7 +3,6 @@
 //! reader task per node reads every entry and delivers it to the local members with the
 //! entry id as its recovery offset.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ pub struct BusAdapter {
     cluster: Arc<Cluster>,
     out: mpsc::Sender<(String, BroadcastMessage)>,
     outbox: parking_lot::Mutex<Option<mpsc::Receiver<(String, BroadcastMessage)>>>,
-    pub(super) sessions: Sessions,
+    sessions: Arc<Sessions>,
     /// Where the reader started (the stream's newest id then): sockets that connect
     /// before this node delivered anything resume from here.
     start: parking_lot::Mutex<Offset>,
@@ -39,7 +38,7 @@ impl BusAdapter {
     pub(super) fn new(cluster: Arc<Cluster>) -> Self {
         let (out, rx) = mpsc::channel(OUTBOX);
         Self {
-            sessions: Sessions::new(cluster.clone()),
+            sessions: Arc::new(Sessions::new(cluster.clone())),
             cluster,
             out,
             outbox: parking_lot::Mutex::new(Some(rx)),
@@ -57,11 +56,6 @@ impl BusAdapter {
         }
         tokio::spawn(reader(Arc::downgrade(self)));
         self.sessions.spawn_tasks();
-        super::sessions::spawn_refresh(Arc::downgrade(self));
-    }
-
-    pub(super) fn cluster(&self) -> &Arc<Cluster> {
-        &self.cluster
     }
 
     /// Deliver here only (the bus is down, or the broadcast carries binary).
@@ -295,7 +289,7 @@ async fn newest_id(
 
 /// After an outage: were entries after `last` trimmed before this node read them?
 async fn check_gap(cl: &Cluster, conn: &mut redis::aio::MultiplexedConnection, last: &str) {
-    let Ok(deleted) = max_deleted(&cl.keys.stream, conn).await else {
+    let Ok(deleted) = super::max_deleted(&cl.keys.stream, conn).await else {
         return;
     };
     if let (Some(d), Some(l)) = (deleted, Offset::parse(last)) {
@@ -303,26 +297,5 @@ async fn check_gap(cl: &Cluster, conn: &mut redis::aio::MultiplexedConnection, l
             inc(&cl.telemetry.counters.bus_gaps);
             tracing::warn!(last, max_deleted = %d, "stream entries were trimmed while this node could not read: some broadcasts were not delivered here");
         }
-    }
-}
-
-/// `XINFO STREAM`'s `max-deleted-entry-id` (Redis 7): the newest id trimmed or deleted.
-/// `None` when the stream does not exist.
-pub(super) async fn max_deleted(
-    stream: &str,
-    conn: &mut impl redis::aio::ConnectionLike,
-) -> redis::RedisResult<Option<Offset>> {
-    let info: redis::RedisResult<HashMap<String, redis::Value>> = redis::cmd("XINFO")
-        .arg("STREAM")
-        .arg(stream)
-        .query_async(conn)
-        .await;
-    match info {
-        Ok(map) => Ok(map
-            .get("max-deleted-entry-id")
-            .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
-            .and_then(|s| Offset::parse(&s))),
-        Err(e) if e.code() == Some("ERR") => Ok(None), // no such key
-        Err(e) => Err(e),
     }
 }

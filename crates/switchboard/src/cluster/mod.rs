@@ -22,8 +22,11 @@ pub mod format;
 pub mod nodes;
 pub mod sessions;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use sio::Offset;
 
 use crate::config::Config;
 use crate::feeds::Feeds;
@@ -289,6 +292,27 @@ impl Backoff {
     }
     fn reset(&mut self) {
         *self = Self::default();
+    }
+}
+
+/// `XINFO STREAM`'s `max-deleted-entry-id` (Redis 7): the newest id trimmed or deleted.
+/// `None` when the stream does not exist.
+pub(crate) async fn max_deleted(
+    stream: &str,
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> redis::RedisResult<Option<Offset>> {
+    let info: redis::RedisResult<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(stream)
+        .query_async(conn)
+        .await;
+    match info {
+        Ok(map) => Ok(map
+            .get("max-deleted-entry-id")
+            .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+            .and_then(|s| Offset::parse(&s))),
+        Err(e) if e.code() == Some("ERR") => Ok(None), // no such key
+        Err(e) => Err(e),
     }
 }
 

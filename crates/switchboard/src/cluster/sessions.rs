@@ -87,14 +87,15 @@ impl Sessions {
         (self.cluster.window / 3).max(Duration::from_secs(1))
     }
 
-    pub(super) fn spawn_tasks(&self) {
+    pub(super) fn spawn_tasks(self: &Arc<Self>) {
         if let Some(rx) = self.rx.lock().take() {
             tokio::spawn(writer(self.cluster.clone(), rx));
         }
+        spawn_refresh(Arc::downgrade(self));
     }
 
     /// Every live pid (for the refresher).
-    pub(super) fn live_pids(&self) -> Vec<Arc<str>> {
+    fn live_pids(&self) -> Vec<Arc<str>> {
         self.live.lock().keys().cloned().collect()
     }
 
@@ -221,7 +222,7 @@ async fn restore(
         },
         None => at,
     };
-    if super::bus::max_deleted(&cl.keys.stream, &mut c)
+    if super::max_deleted(&cl.keys.stream, &mut c)
         .await?
         .is_some_and(|d| d > from)
     {
@@ -324,15 +325,15 @@ async fn writer(cl: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver<Op>) {
 }
 
 /// Keep the live sessions' records from expiring while their sockets are connected.
-pub(super) fn spawn_refresh(adapter: std::sync::Weak<super::bus::BusAdapter>) {
+fn spawn_refresh(sessions: std::sync::Weak<Sessions>) {
     tokio::spawn(async move {
         loop {
-            let Some(a) = adapter.upgrade() else { return };
-            let every = a.sessions.refresh_every();
-            let ttl = a.sessions.live_ttl();
-            let pids = a.sessions.live_pids();
-            let cl = a.cluster().clone();
-            drop(a);
+            let Some(s) = sessions.upgrade() else { return };
+            let every = s.refresh_every();
+            let ttl = s.live_ttl();
+            let pids = s.live_pids();
+            let cl = s.cluster.clone();
+            drop(s);
             for chunk in pids.chunks(1000) {
                 let mut pipe = redis::pipe();
                 for pid in chunk {
