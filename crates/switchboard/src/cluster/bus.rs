@@ -289,13 +289,9 @@ async fn newest_id(
 
 /// After an outage: were entries after `last` trimmed before this node read them?
 async fn check_gap(cl: &Cluster, conn: &mut redis::aio::MultiplexedConnection, last: &str) {
-    let Ok(deleted) = super::max_deleted(&cl.keys.stream, conn).await else {
-        return;
-    };
-    if let (Some(d), Some(l)) = (deleted, Offset::parse(last)) {
-        if d > l {
-            inc(&cl.telemetry.counters.bus_gaps);
-            tracing::warn!(last, max_deleted = %d, "stream entries were trimmed while this node could not read: some broadcasts were not delivered here");
-        }
+    let Some(l) = Offset::parse(last) else { return };
+    if let Ok(false) = super::holds_after(&cl.keys.stream, l, conn).await {
+        inc(&cl.telemetry.counters.bus_gaps);
+        tracing::warn!(last, "stream entries were trimmed while this node could not read: some broadcasts were not delivered here");
     }
 }

@@ -295,23 +295,39 @@ impl Backoff {
     }
 }
 
-/// `XINFO STREAM`'s `max-deleted-entry-id` (Redis 7): the newest id trimmed or deleted.
-/// `None` when the stream does not exist.
-pub(crate) async fn max_deleted(
+/// Whether the stream still holds everything after `from`: trimming removes entries from
+/// the head, so it does when the entry `from` itself is still there — or, for `0-0` (the
+/// stream was empty), when no entry was ever removed (`entries-added` equals `length`).
+/// (`max-deleted-entry-id` is not enough: Redis 7.0 moves it on `XDEL` but not on the
+/// trimming `XADD … MAXLEN` does.) A stream that does not exist holds everything.
+pub(crate) async fn holds_after(
     stream: &str,
+    from: Offset,
     conn: &mut impl redis::aio::ConnectionLike,
-) -> redis::RedisResult<Option<Offset>> {
+) -> redis::RedisResult<bool> {
+    if from != Offset::default() {
+        let r: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(format!("{}-{}", from.ms, from.seq))
+            .arg(format!("{}-{}", from.ms, from.seq))
+            .query_async(conn)
+            .await?;
+        return Ok(!r.ids.is_empty());
+    }
     let info: redis::RedisResult<HashMap<String, redis::Value>> = redis::cmd("XINFO")
         .arg("STREAM")
         .arg(stream)
         .query_async(conn)
         .await;
     match info {
-        Ok(map) => Ok(map
-            .get("max-deleted-entry-id")
-            .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
-            .and_then(|s| Offset::parse(&s))),
-        Err(e) if e.code() == Some("ERR") => Ok(None), // no such key
+        Ok(map) => {
+            let num = |k: &str| {
+                map.get(k)
+                    .and_then(|v| redis::from_redis_value::<u64>(v.clone()).ok())
+            };
+            Ok(num("entries-added") == num("length"))
+        }
+        Err(e) if e.code() == Some("ERR") => Ok(true), // no such key
         Err(e) => Err(e),
     }
 }

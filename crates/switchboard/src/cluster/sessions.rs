@@ -222,10 +222,7 @@ async fn restore(
         },
         None => at,
     };
-    if super::max_deleted(&cl.keys.stream, &mut c)
-        .await?
-        .is_some_and(|d| d > from)
-    {
+    if !super::holds_after(&cl.keys.stream, from, &mut c).await? {
         return Ok(None); // trimmed: an exact replay is impossible
     }
     let since: HashMap<&str, Offset> = rec
