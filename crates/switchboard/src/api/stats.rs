@@ -176,14 +176,14 @@ fn cluster_view(sh: &ApiState) -> Value {
 pub async fn socket_stats(State(sh): State<Arc<ApiState>>) -> Json<Value> {
     let ns = sh.hub.root();
     let nodes = sh.telemetry.cluster.nodes();
-    let total = if nodes.is_empty() {
-        ns.socket_count() as u64
-    } else {
-        nodes
-            .iter()
-            .map(|n| n["connections"].as_u64().unwrap_or(0))
-            .sum()
-    };
+    if nodes.is_empty() {
+        // A single node: the booking tooling's exact envelope.
+        return Json(json!({
+            "success": true,
+            "data": { "totalConnections": ns.socket_count(), "activeRooms": ns.rooms().len(), "timestamp": timestamp() }
+        }));
+    }
+    let total: u64 = nodes.iter().map(|n| n["connections"].as_u64().unwrap_or(0)).sum();
     Json(json!({
         "success": true,
         "data": {
