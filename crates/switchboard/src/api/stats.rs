@@ -183,7 +183,10 @@ pub async fn socket_stats(State(sh): State<Arc<ApiState>>) -> Json<Value> {
             "data": { "totalConnections": ns.socket_count(), "activeRooms": ns.rooms().len(), "timestamp": timestamp() }
         }));
     }
-    let total: u64 = nodes.iter().map(|n| n["connections"].as_u64().unwrap_or(0)).sum();
+    let total: u64 = nodes
+        .iter()
+        .map(|n| n["connections"].as_u64().unwrap_or(0))
+        .sum();
     Json(json!({
         "success": true,
         "data": {
