@@ -204,6 +204,11 @@ export function nextEvent<T = unknown>(emitter: { once(ev: string, fn: (...a: an
   });
 }
 
+/** Resolves once `c` is connected (at once if it is). */
+export function connected(c: SwitchboardClient, ms = 5_000): Promise<unknown> {
+  return c.connected ? Promise.resolve() : nextEvent(c, 'connect', ms);
+}
+
 /** `switchboard_client_events_total{event="NAME"}` from /metrics (0 when absent). */
 export async function clientEventCount(server: TestServer, event: string): Promise<number> {
   const res = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(5_000) });

@@ -121,13 +121,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.ackTimeoutMs = ackTimeoutMs;
     this.releaseDelayMs = releaseDelayMs;
 
-    const usesToken = token !== undefined || getToken !== undefined;
     this.socket = io(url, {
       // One socket (and one Manager) per client: never share a cached connection.
       forceNew: true,
+      // `auth: { token }`, read at every (re)connect; an explicit `auth` option wins.
+      auth: (cb: (data: object) => void) => this.authPayload(cb),
       ...socketOptions,
       autoConnect: false,
-      ...(usesToken ? { auth: (cb: (data: object) => void) => this.authPayload(cb) } : {}),
     }) as SwitchboardSocket;
 
     // Everything that must see the first events is registered before connecting.
@@ -178,6 +178,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.closed = false;
     this.socket.connect();
     return this;
+  }
+
+  /** Replaces the token sent at the next (re)connect; the current connection keeps its identity. */
+  setToken(token: string | undefined): void {
+    this.token = token;
   }
 
   /** Disconnects for good: subscriptions are dropped, no reconnect. */
@@ -320,7 +325,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** @internal the current token, fetched with getToken when there is none. */
   private authPayload(cb: (data: object) => void): void {
     if (this.token !== undefined || !this.getToken) {
-      cb({ token: this.token });
+      cb(this.token === undefined ? {} : { token: this.token });
       return;
     }
     Promise.resolve()
