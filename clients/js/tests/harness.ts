@@ -190,14 +190,15 @@ export async function waitFor<T>(pred: () => T | Promise<T>, what: string, ms = 
 }
 
 /** Resolves with the next `event` of `emitter` (socket or client), failing after `ms`. */
-export function nextEvent<T = unknown>(emitter: { once(ev: string, fn: (...a: any[]) => void): unknown; off?(ev: string, fn: (...a: any[]) => void): unknown }, event: string, ms = 5_000): Promise<T> {
+type EventSource = { once(ev: any, fn: any): unknown; off(ev: any, fn: any): unknown };
+export function nextEvent<T = unknown>(emitter: EventSource, event: string, ms = 5_000): Promise<T> {
   return new Promise<T>((resolveEv, reject) => {
     const fn = (v: T) => {
       clearTimeout(t);
       resolveEv(v);
     };
     const t = setTimeout(() => {
-      emitter.off?.(event, fn);
+      emitter.off(event, fn);
       reject(new Error(`no ${event} within ${ms} ms`));
     }, ms);
     emitter.once(event, fn);
