@@ -174,7 +174,7 @@ export function closeAll(): void {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `pred` every 20 ms until it returns a truthy value; fails after `ms` with `what`. */
-export async function waitFor<T>(pred: () => T | Promise<T>, what: string, ms = 5_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(pred: () => T | Promise<T>, what: string, ms = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -191,7 +191,7 @@ export async function waitFor<T>(pred: () => T | Promise<T>, what: string, ms = 
 
 /** Resolves with the next `event` of `emitter` (socket or client), failing after `ms`. */
 type EventSource = { once(ev: any, fn: any): unknown; off(ev: any, fn: any): unknown };
-export function nextEvent<T = unknown>(emitter: EventSource, event: string, ms = 5_000): Promise<T> {
+export function nextEvent<T = unknown>(emitter: EventSource, event: string, ms = 10_000): Promise<T> {
   return new Promise<T>((resolveEv, reject) => {
     const fn = (v: T) => {
       clearTimeout(t);
@@ -206,7 +206,7 @@ export function nextEvent<T = unknown>(emitter: EventSource, event: string, ms =
 }
 
 /** Resolves once `c` is connected (at once if it is). */
-export function connected(c: SwitchboardClient, ms = 5_000): Promise<unknown> {
+export function connected(c: SwitchboardClient, ms = 10_000): Promise<unknown> {
   return c.connected ? Promise.resolve() : nextEvent(c, 'connect', ms);
 }
 

@@ -127,7 +127,7 @@ function NotificationBell() {
   return (
     <div className="bell">
       <button type="button" onClick={() => setOpen((o) => !o)} aria-label="Notifications" data-testid="bell">
-        🔔
+        Inbox
         <span className="badge count" data-testid="bell-badge">
           {unreadCount}
         </span>
