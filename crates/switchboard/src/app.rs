@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::api::{ApiKeys, ApiState};
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::feeds::Feeds;
+use crate::feeds::{Feeds, Presence};
 use crate::gateway::{Gateway, Limits};
 use crate::hub::Hub;
 use crate::rules::Rules;
@@ -58,7 +58,13 @@ impl App {
             }
         });
         let telemetry = Arc::new(Telemetry::new(hub.clone(), node_id.clone()));
-        let feeds = Arc::new(Feeds::open(store, hub.clone(), telemetry.clone()).await?);
+        let presence = Presence::new(
+            rules.clone(),
+            config.presence_max_users,
+            hub.clone(),
+            telemetry.clone(),
+        );
+        let feeds = Arc::new(Feeds::open(store, hub.clone(), telemetry.clone(), presence).await?);
         let cluster = match &config.redis_url {
             Some(url) => {
                 let mut c = config.clone();

@@ -72,6 +72,12 @@ pub struct Counters {
     pub bus_outages: AtomicU64,
     /// Bus entries trimmed from the stream before this node read them.
     pub bus_gaps: AtomicU64,
+    /// `presence:join` / `presence:leave` events this node sent to a room.
+    pub presence_events: AtomicU64,
+    /// `presence:get` requests refused (not a member, not a presence room).
+    pub presence_refused: AtomicU64,
+    /// Presence changes the cluster store could not apply at once (retried, or resynced).
+    pub presence_errors: AtomicU64,
 }
 
 /// Cluster mode as `/health` reports it.
@@ -462,6 +468,21 @@ impl Collector for Live {
                 "cluster_bus_gaps",
                 "Bus entries trimmed before this node read them",
                 &c.bus_gaps,
+            ),
+            (
+                "presence_events",
+                "presence:join / presence:leave events sent to rooms",
+                &c.presence_events,
+            ),
+            (
+                "presence_refused",
+                "presence:get requests refused (not a member, not a presence room)",
+                &c.presence_refused,
+            ),
+            (
+                "presence_errors",
+                "Presence changes the cluster store could not apply at once",
+                &c.presence_errors,
             ),
         ] {
             counter(&mut enc, name, help, v.load(Relaxed))?;

@@ -30,6 +30,12 @@ pub enum ApiError {
     /// No such route.
     #[error("not found")]
     NotFound,
+    /// No such thing at this route; the message says what.
+    #[error("{0}")]
+    Missing(String),
+    /// The cluster store (Redis) did not answer; retry later.
+    #[error("{0}")]
+    ClusterUnavailable(String),
     /// Any other rejection of the request body.
     #[error("{0}")]
     BadRequest(String),
@@ -65,7 +71,10 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFound | ApiError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::ClusterUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "cluster_unavailable")
+            }
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -235,3 +235,27 @@ pub async fn list_alerts(State(sh): State<Arc<ApiState>>) -> Result<Json<Value>,
     let list = sh.feeds.alerts.list(50).await?;
     Ok(Json(json!({ "success": true, "data": list })))
 }
+
+/// Who is in a presence room (README "Presence"): `{ room, users, count, anonymous,
+/// truncated }`, cluster-wide in a cluster.
+#[utoipa::path(get, path = "/api/v1/rooms/{room}/presence", params(("room" = String, Path, description = "a room that a presence rule joins, e.g. library:main")),
+    responses((status = 200, description = "the users in the room (at most presence_max_users), the distinct user count and the anonymous sockets"),
+        (status = 404, body = ErrorBody, description = "no presence rule joins this room"), (status = 503, body = ErrorBody)), security(("api_key" = [])))]
+pub async fn get_presence(
+    State(sh): State<Arc<ApiState>>,
+    Path(room): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let presence = &sh.feeds.presence;
+    if !presence.tracks(&room) {
+        return Err(ApiError::Missing(format!(
+            "room `{room}` has no presence: no presence rule joins it"
+        )));
+    }
+    let listing = presence.list(&room).await.map_err(|e| {
+        tracing::warn!(error = %e, room, "presence listing failed");
+        ApiError::ClusterUnavailable(
+            "presence unavailable: the cluster store did not answer".into(),
+        )
+    })?;
+    Ok(Json(json!({ "success": true, "data": listing })))
+}

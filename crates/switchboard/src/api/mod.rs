@@ -53,7 +53,7 @@ const READ: &[&str] = &["publish", "notifications", "admin"];
 #[openapi(
     info(title = "Switchboard HTTP API", description = "Publish events to Socket.IO rooms; read server stats."),
     paths(publish::publish_route, publish::socket_event_route, stats::health, stats::stats, stats::socket_stats,
-        feeds::put_kpis, feeds::get_kpis, feeds::post_notification, feeds::list_notifications, feeds::post_alert, feeds::list_alerts),
+        feeds::put_kpis, feeds::get_kpis, feeds::post_notification, feeds::list_notifications, feeds::post_alert, feeds::list_alerts, feeds::get_presence),
     components(schemas(publish::PublishBody, publish::PublishRequest, publish::PublishResponse, publish::Delivery,
         publish::SocketEventRequest, stats::StatsResponse, stats::Stats, stats::RoomStat, stats::AddressStat, stats::TransportStats,
         error::ErrorBody, error::ErrorDetail, feeds::NotificationRequest, feeds::AlertRequest)),
@@ -124,6 +124,12 @@ fn api_routes() -> Routes<Arc<ApiState>> {
             NOTIFICATIONS,
         )
         .route(M::GET, "/api/v1/alerts", get(feeds::list_alerts), READ)
+        .route(
+            M::GET,
+            "/api/v1/rooms/{room}/presence",
+            get(feeds::get_presence),
+            READ,
+        )
         .route(M::GET, "/api/v1/stats", get(stats::stats), ADMIN)
         .route(
             M::GET,

@@ -154,6 +154,9 @@ pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
                 "bus_local_only": c.bus_local_only.load(Relaxed),
                 "bus_outages": c.bus_outages.load(Relaxed),
                 "bus_gaps": c.bus_gaps.load(Relaxed),
+                "presence_events": c.presence_events.load(Relaxed),
+                "presence_refused": c.presence_refused.load(Relaxed),
+                "presence_errors": c.presence_errors.load(Relaxed),
             }),
         },
     })

@@ -148,6 +148,7 @@ pub(super) const ENV_KEYS: &[(&str, Kind)] = &[
     ("db_acquire_timeout_ms", Kind::Int),
     ("trusted_proxies", Kind::List),
     ("max_json_depth", Kind::Int),
+    ("presence_max_users", Kind::Int),
     ("api_keys_file", Kind::Str),
     ("jwt_public_key_file", Kind::Str),
 ];
@@ -163,7 +164,7 @@ const ENV_SPECIAL: &[&str] = &[
     "SWITCHBOARD_API_KEY",
 ];
 
-const RULES_KEYS: &[&str] = &["presets", "custom"];
+const RULES_KEYS: &[&str] = &["presets", "custom", "presence"];
 const RULE_DEF_KEYS: &[&str] = &[
     "event",
     "action",
@@ -172,6 +173,7 @@ const RULE_DEF_KEYS: &[&str] = &[
     "permission",
     "ack",
     "on_join",
+    "presence",
 ];
 const API_KEY_KEYS: &[&str] = &["name", "key", "scopes"];
 

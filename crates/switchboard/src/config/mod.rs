@@ -268,6 +268,11 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Deepest JSON nesting accepted in event payloads and API bodies. Defaults to 32.
     pub max_json_depth: usize,
+    /// Users a presence listing names per room (`presence:get`, `GET
+    /// /api/v1/rooms/{room}/presence`); over it the list is cut (`truncated: true`) and
+    /// the room's `presence:join` / `presence:leave` events stop until it is back under.
+    /// Defaults to 1000.
+    pub presence_max_users: usize,
     /// A PEM file with an RSA or EC (P-256) public key: tokens are then verified with
     /// RS256 or ES256 instead of the HS256 secret. Defaults to none.
     pub jwt_public_key_file: Option<std::path::PathBuf>,
@@ -322,6 +327,7 @@ impl Default for Config {
             max_queued_events: 1024,
             recovery_max_packets: 100_000,
             max_client_info_bytes: 4096,
+            presence_max_users: 1000,
             db_max_connections: 0,
             db_acquire_timeout_ms: 3000,
             trusted_proxies: Vec::new(),
@@ -382,6 +388,7 @@ impl fmt::Debug for Config {
             db_acquire_timeout_ms,
             trusted_proxies,
             max_json_depth,
+            presence_max_users,
             api_keys_file,
             jwt_public_key_file,
             rules,
@@ -434,6 +441,7 @@ impl fmt::Debug for Config {
             .field("db_acquire_timeout_ms", db_acquire_timeout_ms)
             .field("trusted_proxies", trusted_proxies)
             .field("max_json_depth", max_json_depth)
+            .field("presence_max_users", presence_max_users)
             .field("api_keys_file", api_keys_file)
             .field("jwt_public_key_file", jwt_public_key_file)
             .field("rules", rules)

@@ -502,6 +502,7 @@ fn redacted_toml_round_trips() {
         permission: "authenticated".into(),
         ack: crate::rules::AckShape::None,
         on_join: None,
+        presence: false,
     });
     let text = c.redacted_toml();
     let f = file(&text);

@@ -146,6 +146,7 @@ impl Config {
                 2,
             ),
             ("db_acquire_timeout_ms", self.db_acquire_timeout_ms, 1),
+            ("presence_max_users", self.presence_max_users as u64, 1),
             ("http_body_limit", self.http_body_limit as u64, 1024),
             ("rate_limit_burst", self.rate_limit_burst, 1),
             (

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod kpi;
 pub mod load;
 pub mod notify;
+pub mod presence;
 pub mod queue;
 
 pub use alerts::Alerts;
@@ -21,6 +22,7 @@ pub use dashboard::Dashboard;
 pub use kpi::Kpis;
 pub use load::LoadMetrics;
 pub use notify::{Notifications, Recipients};
+pub use presence::Presence;
 pub use queue::Queue;
 
 use std::sync::{Arc, Weak};
@@ -95,6 +97,8 @@ pub struct Feeds {
     pub load: Arc<LoadMetrics>,
     /// The queue system's presence events.
     pub queue: Arc<Queue>,
+    /// Who is in the presence rooms.
+    pub presence: Arc<Presence>,
     /// Where cache changes go for the other nodes.
     pub peers: Peers,
 }
@@ -105,6 +109,7 @@ impl Feeds {
         store: Store,
         hub: Hub,
         telemetry: Arc<Telemetry>,
+        presence: Presence,
     ) -> Result<Self, StoreError> {
         let peers = Peers::default();
         let kpis = Arc::new(
@@ -118,6 +123,7 @@ impl Feeds {
             notifications: Arc::new(Notifications::new(store, hub.clone(), telemetry.clone())),
             load: Arc::new(LoadMetrics::new(hub, telemetry)),
             queue: Arc::new(Queue),
+            presence: Arc::new(presence),
             kpis,
             alerts,
             peers,
@@ -165,14 +171,19 @@ impl Feeds {
         }
     }
 
-    /// A socket connected (after the connect hook): the recent alerts.
+    /// A socket connected (after the connect hook): the recent alerts; a recovered
+    /// socket is back in its presence rooms.
     pub fn on_connection(&self, socket: &sio::Socket) {
+        if socket.recovered() {
+            self.presence.restored(socket);
+        }
         self.alerts.on_connection(socket);
     }
 
     /// A socket left.
     pub fn on_disconnect(&self, socket: &sio::Socket) {
         self.queue.on_disconnect(socket);
+        self.presence.disconnected(socket);
     }
 
     /// Run the periodic ticks until the features are dropped.

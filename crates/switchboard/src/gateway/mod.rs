@@ -88,6 +88,15 @@ impl Gateway {
                         }
                     }
                 });
+                let gw = self.clone();
+                ns = ns.on_async("presence:get", move |socket, ev| {
+                    let gw = gw.clone();
+                    async move {
+                        if let Some(ev) = gw.admit(&socket, ev) {
+                            gw.feeds.presence.get(&socket, ev).await;
+                        }
+                    }
+                });
                 for event in &events {
                     ns = ns.on(event, self.guarded(Self::on_rule));
                 }
@@ -308,10 +317,14 @@ impl Gateway {
                     reply::error(socket, &mut ev, &e);
                     return;
                 }
-                socket.join(&room);
+                if socket.join(&room) {
+                    self.feeds.presence.joined(socket, &room);
+                }
             }
             Action::Leave => {
-                socket.leave(&room);
+                if socket.leave(&room) {
+                    self.feeds.presence.left(socket, &room);
+                }
             }
         }
         let event = ev.name().to_owned();

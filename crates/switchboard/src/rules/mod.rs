@@ -46,6 +46,7 @@ pub const BUILTIN_EVENTS: &[&str] = &[
     "clientError",
     "clientInfo",
     "notification:mark-read",
+    "presence:get",
 ];
 
 /// The shipped presets, as `[[preset.NAME]]` tables.
@@ -124,6 +125,10 @@ pub struct RuleDef {
     /// What a feature does after a successful join. Defaults to nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_join: Option<OnJoin>,
+    /// Track who is in the rooms this rule joins (README "Presence"). Defaults to off;
+    /// only for join rules.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub presence: bool,
 }
 
 /// The `[rules]` section of the config file.
@@ -134,6 +139,10 @@ pub struct RulesConfig {
     pub presets: Vec<String>,
     /// Extra rules (`[[rules.custom]]`). Defaults to none.
     pub custom: Vec<RuleDef>,
+    /// The join events whose rooms have presence, replacing what the rules say
+    /// (`presence = true`). Unset (the default): the rules decide; `[]`: presence off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<Vec<String>>,
 }
 
 impl Default for RulesConfig {
@@ -141,6 +150,7 @@ impl Default for RulesConfig {
         Self {
             presets: DEFAULT_PRESETS.iter().map(|p| p.to_string()).collect(),
             custom: Vec::new(),
+            presence: None,
         }
     }
 }
@@ -177,6 +187,8 @@ pub struct Rule {
     pub ack: AckShape,
     /// What a feature does after a successful join.
     pub on_join: Option<OnJoin>,
+    /// Whether the rooms it joins track presence.
+    pub presence: bool,
     /// The preset the rule comes from, or [`CUSTOM`].
     pub preset: String,
 }
@@ -213,6 +225,11 @@ impl Rule {
         if def.on_join.is_some() && def.action == Action::Leave {
             return Err(invalid(
                 "`on_join` has no effect on a leave rule; remove it".into(),
+            ));
+        }
+        if def.presence && def.action == Action::Leave {
+            return Err(invalid(
+                "`presence` has no effect on a leave rule; remove it".into(),
             ));
         }
         let room = RoomTemplate::parse(&def.room).map_err(invalid)?;
@@ -254,6 +271,7 @@ impl Rule {
             permission,
             ack: def.ack,
             on_join: def.on_join,
+            presence: def.presence,
             preset: preset.to_owned(),
         })
     }
@@ -431,6 +449,9 @@ pub enum RuleConfigError {
     /// `rules.presets` lists a preset twice.
     #[error("rules preset `{0}` is listed twice")]
     DuplicatePreset(String),
+    /// `rules.presence` names an event that is not an enabled join rule.
+    #[error("rules.presence names `{0}`, which is not an enabled join rule")]
+    PresenceEvent(String),
     /// Two enabled rules handle the same event.
     #[error("event `{event}` has two rules, from `{first}` and `{second}`; disable one")]
     DuplicateEvent {
@@ -493,6 +514,18 @@ impl Rules {
             rules.push(Rule::from_def(def, CUSTOM)?);
         }
 
+        if let Some(events) = &cfg.presence {
+            for event in events {
+                let rule = rules.iter().find(|r| &r.event == event);
+                if !rule.is_some_and(|r| r.action == Action::Join) {
+                    return Err(RuleConfigError::PresenceEvent(event.clone()));
+                }
+            }
+            for rule in &mut rules {
+                rule.presence = events.contains(&rule.event);
+            }
+        }
+
         let mut by_event: HashMap<String, usize> = HashMap::new();
         for (i, rule) in rules.iter().enumerate() {
             if let Some(&first) = by_event.get(&rule.event) {
@@ -534,6 +567,14 @@ impl Rules {
     /// Every rule, in config order.
     pub fn iter(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter()
+    }
+
+    /// Whether `room` is one a presence rule joins (README "Presence"), however the
+    /// socket got there (a rule, a recovered session).
+    pub fn has_presence(&self, room: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.presence && r.room.extract(room).is_some())
     }
 
     /// Number of rules.
@@ -606,6 +647,7 @@ mod tests {
             permission: perm.into(),
             ack: AckShape::Room,
             on_join: None,
+            presence: false,
         }
     }
 
@@ -651,6 +693,7 @@ mod tests {
         let r = Rules::from_config(&RulesConfig {
             presets: vec!["booking".into()],
             custom: vec![],
+            presence: None,
         })
         .unwrap();
         assert_eq!(r.len(), 4);
@@ -659,6 +702,7 @@ mod tests {
         let none = Rules::from_config(&RulesConfig {
             presets: vec![],
             custom: vec![],
+            presence: None,
         })
         .unwrap();
         assert!(none.is_empty());
@@ -1096,6 +1140,7 @@ mod tests {
         let err = Rules::from_config(&RulesConfig {
             presets: vec!["erp".into(), "crm".into()],
             custom: vec![],
+            presence: None,
         })
         .unwrap_err();
         assert_eq!(
@@ -1105,6 +1150,7 @@ mod tests {
         let err = Rules::from_config(&RulesConfig {
             presets: vec!["erp".into(), "erp".into()],
             custom: vec![],
+            presence: None,
         })
         .unwrap_err();
         assert_eq!(err, RuleConfigError::DuplicatePreset("erp".into()));
@@ -1237,7 +1283,46 @@ mod tests {
             "{err}"
         );
     }
-}
 
-#[cfg(test)]
-mod rules_prop;
+    #[test]
+    fn presence_rooms_come_from_the_rules_and_the_config_overrides_them() {
+        let r = rules();
+        assert!(r.has_presence("library:main"));
+        assert!(r.has_presence("service-loans"));
+        assert!(r.has_presence("dashboard"));
+        assert!(!r.has_presence("kpi-dashboard"));
+        assert!(!r.has_presence("module:crm"));
+        assert!(!r.has_presence("library:"));
+
+        let only = Rules::from_config(&RulesConfig {
+            presence: Some(vec!["module:subscribe".into()]),
+            ..RulesConfig::default()
+        })
+        .unwrap();
+        assert!(only.has_presence("module:crm"));
+        assert!(!only.has_presence("library:main"));
+
+        let off = Rules::from_config(&RulesConfig {
+            presence: Some(vec![]),
+            ..RulesConfig::default()
+        })
+        .unwrap();
+        assert!(!off.has_presence("dashboard"));
+
+        for event in ["module:unsubscribe", "no:such"] {
+            let err = Rules::from_config(&RulesConfig {
+                presence: Some(vec![event.into()]),
+                ..RulesConfig::default()
+            })
+            .unwrap_err();
+            assert_eq!(err, RuleConfigError::PresenceEvent(event.into()));
+        }
+        let mut leave = custom("x:leave", "leave", "x:{id}", Some("id"), "public");
+        leave.presence = true;
+        let err = with_custom(vec![leave]).unwrap_err().to_string();
+        assert!(
+            err.contains("`presence` has no effect on a leave rule"),
+            "{err}"
+        );
+    }
+}

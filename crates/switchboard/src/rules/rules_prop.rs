@@ -307,6 +307,7 @@ fn rule_def() -> impl Strategy<Value = RuleDef> {
             permission,
             ack: if ack { AckShape::Room } else { AckShape::None },
             on_join: None,
+            presence: false,
         })
 }
 
@@ -324,6 +325,7 @@ proptest! {
         let cfg = RulesConfig {
             presets: presets.iter().map(|p| p.to_string()).collect(),
             custom,
+            presence: None,
         };
         let Ok(rules) = Rules::from_config(&cfg) else {
             return Ok(());

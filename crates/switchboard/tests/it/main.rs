@@ -9,4 +9,5 @@ mod hardening;
 mod harness;
 mod limits;
 mod permissions;
+mod presence;
 mod protocols;
