@@ -332,7 +332,7 @@ impl Presence {
             inc(&self.telemetry.counters.presence_refused);
             return reply::error(socket, &mut ev, "this room has no presence");
         }
-        if !socket.rooms().iter().any(|r| *r == room) {
+        if !socket.rooms().contains(&room) {
             inc(&self.telemetry.counters.presence_refused);
             return reply::error(socket, &mut ev, "not a member of this room");
         }
