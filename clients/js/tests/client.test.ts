@@ -3,7 +3,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchboardError, type Kpi, type NotificationsState, type DashboardUpdate, type Alert } from '@switchboard/client';
-import { client, clientEventCount, closeAll, mintToken, roomMembers, startServer, waitFor, nextEvent, type TestServer } from './harness';
+import { client, clientEventCount, closeAll, connected, mintToken, roomMembers, startServer, waitFor, nextEvent, type TestServer } from './harness';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -89,6 +89,18 @@ describe('subscribe', () => {
     unsubscribe();
     await waitFor(async () => (await roomMembers(server, 'service-loans-a')) === 0, 'service-loans-a to be empty');
     expect(await clientEventCount(server, 'leaveRoom')).toBe(leaves0 + 1);
+  });
+
+  it('a subscription released while its join is in flight still leaves the room', async () => {
+    const c = client(server);
+    await connected(c);
+    const leaves0 = await clientEventCount(server, 'leaveRoom');
+    const handle = c.acquire('joinServiceQueue', { serviceType: 'in-flight' });
+    handle.release();
+    await expect(handle.ready).resolves.toBe('service-in-flight');
+    await waitFor(async () => (await clientEventCount(server, 'leaveRoom')) === leaves0 + 1, 'the leave');
+    expect(await roomMembers(server, 'service-in-flight')).toBe(0);
+    expect(c.subscriptionCount).toBe(0);
   });
 
   it('sends a subscription made before the connection exists once connected', async () => {

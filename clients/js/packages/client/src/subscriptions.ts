@@ -71,11 +71,19 @@ interface Entry {
   /** Joined when the transport dropped: a recovered session still has the room. */
   joinedAtDrop: boolean;
   disposed: boolean;
+  /** Released while its join was in flight: leave once the ack says where we are. */
+  leaveWhenAcked: boolean;
   releaseTimer: ReturnType<typeof setTimeout> | null;
   readonly ready: Promise<string>;
   resolve(room: string): void;
   reject(err: SwitchboardError): void;
   readonly listeners: Set<(s: SubscriptionState) => void>;
+}
+
+/** The server's `error` of a failed ack (or what was wrong with the ack). */
+function refusal(res: unknown): string {
+  const error = res && typeof res === 'object' ? (res as { error?: unknown }).error : undefined;
+  return typeof error === 'string' ? error : `unexpected ack ${JSON.stringify(res)}`;
 }
 
 /** `(event, payload)` → a stable key (object keys sorted, so `{a,b}` and `{b,a}` match). */
@@ -185,6 +193,7 @@ export class SubscriptionManager {
       sent: false,
       joinedAtDrop: false,
       disposed: false,
+      leaveWhenAcked: false,
       releaseTimer: null,
       ready,
       resolve,
@@ -216,7 +225,22 @@ export class SubscriptionManager {
     }
     return new Promise((done) => {
       socket.timeout(this.host.ackTimeoutMs).emit(e.event, e.payload, (err: Error | null, res: RoomAck) => {
-        if (generation !== e.generation || e.disposed) return done(null);
+        if (generation !== e.generation) return done(null);
+        if (e.disposed) {
+          // Released before the ack: settle `ready`, and undo the join now that it is
+          // known to have happened (and where).
+          if (!err && res?.success === true) {
+            e.resolve(res.room);
+            if (e.leaveWhenAcked) {
+              e.state = { status: 'joined', room: res.room, error: null };
+              const leave = this.leaveFor(e);
+              if (leave && socket.connected) this.emitLeave(leave);
+            }
+          } else {
+            e.reject(new SwitchboardError(err ? 'released before the ack' : refusal(res), e.event));
+          }
+          return done(null);
+        }
         if (err) {
           // Dropped with the connection: the next connect re-sends it.
           if (!socket.connected) return done(null);
@@ -228,8 +252,7 @@ export class SubscriptionManager {
           this.joined(e, res.room);
           return done(null);
         }
-        const message = res && typeof res === 'object' && typeof res.error === 'string' ? res.error : `unexpected ack ${JSON.stringify(res)}`;
-        const failure = new SwitchboardError(message, e.event);
+        const failure = new SwitchboardError(refusal(res), e.event);
         this.fail(e, failure);
         done(failure);
       });
@@ -268,12 +291,17 @@ export class SubscriptionManager {
   private dispose1(e: Entry): void {
     if (this.entries.get(e.key) === e) this.entries.delete(e.key);
     e.disposed = true;
-    e.generation += 1;
+    if (!e.rule?.leave) return;
+    const socket = this.host.socket;
+    if (socket.connected && e.sent && e.state.status === 'pending') {
+      // The join is in flight: its ack (still awaited) triggers the leave.
+      e.leaveWhenAcked = true;
+      return;
+    }
     const leave = this.leaveFor(e);
     if (!leave) return;
-    const socket = this.host.socket;
     if (socket.connected) {
-      if (e.sent || e.state.status === 'joined') this.emitLeave(leave);
+      if (e.state.status === 'joined') this.emitLeave(leave);
     } else if (e.joinedAtDrop) {
       this.leaveOnRecovery.push(leave);
     }
