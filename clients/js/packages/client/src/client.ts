@@ -70,6 +70,9 @@ export interface ClientEvents {
   error: (err: SwitchboardError) => void;
 }
 
+/** A join event of a custom rule (`[[rules.custom]]`): any name but the presets' typed ones. */
+export type CustomEvent<E extends string> = E extends JoinEvent ? never : E;
+
 /** A function that undoes a subscription. */
 export type Unsubscribe = () => void;
 
@@ -203,7 +206,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * when it has one and nobody else holds the subscription.
    */
   async subscribe<E extends JoinEvent>(event: E, payload: JoinPayloads[E], options?: SubscribeOptions): Promise<Unsubscribe>;
-  async subscribe(event: string, payload: unknown, options?: SubscribeOptions): Promise<Unsubscribe>;
+  async subscribe<E extends string>(event: CustomEvent<E>, payload: unknown, options?: SubscribeOptions): Promise<Unsubscribe>;
   async subscribe(event: string, payload: unknown, options: SubscribeOptions = {}): Promise<Unsubscribe> {
     const handle = this.subs.acquire(event, payload);
     try {
@@ -220,7 +223,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * whose `state()` follows reconnects. For frameworks that must clean up before the ack.
    */
   acquire<E extends JoinEvent>(event: E, payload: JoinPayloads[E]): SubscriptionHandle;
-  acquire(event: string, payload: unknown): SubscriptionHandle;
+  acquire<E extends string>(event: CustomEvent<E>, payload: unknown): SubscriptionHandle;
   acquire(event: string, payload: unknown): SubscriptionHandle {
     return this.subs.acquire(event, payload);
   }

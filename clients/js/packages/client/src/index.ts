@@ -15,6 +15,7 @@ export { connect, SwitchboardClient } from './client.js';
 export type {
   ClientEvents,
   ConnectOptions,
+  CustomEvent,
   SubscribeOptions,
   SwitchboardSocket,
   TokenProvider,

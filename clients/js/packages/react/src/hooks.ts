@@ -3,6 +3,7 @@ import {
   subscriptionKey,
   type Alert,
   type ClientToServerEvents,
+  type CustomEvent,
   type JoinEvent,
   type JoinPayloads,
   type Kpi,
@@ -146,7 +147,7 @@ export function useSystemAlerts(): { alerts: Alert[] } {
  * Components with the same (event, payload) share one join.
  */
 export function useRoom<E extends JoinEvent>(joinEvent: E, payload: JoinPayloads[E] | null | undefined): { joined: boolean; error: SwitchboardError | null };
-export function useRoom(joinEvent: string, payload: unknown): { joined: boolean; error: SwitchboardError | null };
+export function useRoom<E extends string>(joinEvent: CustomEvent<E>, payload: unknown): { joined: boolean; error: SwitchboardError | null };
 export function useRoom(joinEvent: string, payload: unknown): { joined: boolean; error: SwitchboardError | null } {
   const client = useSwitchboard();
   const key = payload === null || payload === undefined ? '' : subscriptionKey(joinEvent, payload);
