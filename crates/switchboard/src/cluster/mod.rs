@@ -10,6 +10,8 @@
 //!   was joined at, identity, data) is written to Redis as it changes, with the recovery
 //!   window as expiry, so a client whose node was killed recovers on any other.
 //! - **Nodes** ([`nodes`]): heartbeats into a registry; stats aggregate live nodes.
+//! - **Presence** ([`presence`]): each node's per-room users summed in Redis; a dead
+//!   node's users are taken back by a live one.
 //! - **Caches**: a feature's cache change is published on a channel; other nodes
 //!   re-read that cache from the shared store.
 //!
@@ -20,6 +22,7 @@
 pub mod bus;
 pub mod format;
 pub mod nodes;
+pub mod presence;
 pub mod sessions;
 
 use std::collections::HashMap;
@@ -155,6 +158,7 @@ impl Cluster {
         self.telemetry.cluster.set_state(ClusterState::Degraded);
         adapter.spawn_tasks();
         nodes::spawn(self.clone());
+        presence::start(self);
         self.spawn_cache_relay();
     }
 
