@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README: unit + integration tests of both crates, then the
-# end-to-end suites with the official socket.io-client against the release binaries.
+# end-to-end suites with the official socket.io-client against the release binaries, then
+# the JavaScript SDK's suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +13,6 @@ fi
 cargo build --release -p sio -p switchboard --bins --examples
 cargo test --workspace --release
 (cd e2e && npm test)
+# the JavaScript SDK (clients/js): generated types current, its tests against the release
+# binary, the example app built and driven in Chromium
+clients/js/test.sh
