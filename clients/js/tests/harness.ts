@@ -174,7 +174,7 @@ export function closeAll(): void {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `pred` every 20 ms until it returns a truthy value; fails after `ms` with `what`. */
-export async function waitFor<T>(pred: () => T | Promise<T>, what: string, ms = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(pred: () => T | Promise<T>, what: string | (() => string), ms = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -184,7 +184,7 @@ export async function waitFor<T>(pred: () => T | Promise<T>, what: string, ms = 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}${last ? ` (last error: ${String(last)})` : ''}`);
     await sleep(20);
   }
 }

@@ -26,6 +26,7 @@ it('useRoom, usePresence and useRealTimeKPIs come back after a restart', async (
   await bob.subscribe('join:library', 'rr');
 
   const joinedHistory: boolean[] = [];
+  const presenceHistory: string[] = [];
   const wrapper = ({ children }: { children: ReactNode }) => (
     <SwitchboardProvider url={server.url} token={mintToken('alice')} options={FAST_RECONNECT}>
       {children}
@@ -35,7 +36,10 @@ it('useRoom, usePresence and useRealTimeKPIs come back after a restart', async (
     () => {
       const room = useRoom('join:library', 'rr');
       if (joinedHistory[joinedHistory.length - 1] !== room.joined) joinedHistory.push(room.joined);
-      return { room, presence: usePresence('library:rr'), kpis: useRealTimeKPIs('rr'), socket: useSocket() };
+      const presence = usePresence('library:rr');
+      const p = JSON.stringify(presence);
+      if (presenceHistory[presenceHistory.length - 1] !== p) presenceHistory.push(p);
+      return { room, presence, kpis: useRealTimeKPIs('rr'), socket: useSocket() };
     },
     { wrapper },
   );
@@ -51,6 +55,6 @@ it('useRoom, usePresence and useRealTimeKPIs come back after a restart', async (
   expect(result.current.socket.socket.recovered).toBe(false);
   await waitFor(() => result.current.kpis.kpis[0]?.value === 'after', 'the snapshot after the restart');
   await waitFor(async () => (await roomMembers(server, 'library:rr')) === 2, 'both users back in library:rr', 15_000);
-  await waitFor(() => result.current.presence.count === 2, 'presence asked again');
+  await waitFor(() => result.current.presence.count === 2, () => `presence asked again (states: ${presenceHistory.join(' → ')})`);
   expect(result.current.presence.users.sort()).toEqual(['alice', 'bob']);
 });

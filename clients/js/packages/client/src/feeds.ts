@@ -176,17 +176,13 @@ export class PresenceStore {
   private readonly listeners = new Set<Listener<PresenceState>>();
   private readonly socket: Socket;
   private readonly offs: Array<() => void> = [];
+  /** `presence:get` requests awaiting their ack. */
+  private inflight = 0;
+  /** Events received while a `presence:get` was in flight (see {@link PresenceStore.fetch}). */
+  private log: Array<{ entered: boolean; ev: PresenceChange }> = [];
 
-  private readonly onJoin = (ev: PresenceChange) => {
-    if (ev.room !== this.room) return;
-    const users = this.state.users.includes(ev.user) ? this.state.users : [...this.state.users, ev.user];
-    this.set({ ...this.state, users, count: ev.count });
-  };
-
-  private readonly onLeave = (ev: PresenceChange) => {
-    if (ev.room !== this.room) return;
-    this.set({ ...this.state, users: this.state.users.filter((u) => u !== ev.user), count: ev.count });
-  };
+  private readonly onJoin = (ev: PresenceChange) => this.onChange(true, ev);
+  private readonly onLeave = (ev: PresenceChange) => this.onChange(false, ev);
 
   constructor(
     private readonly client: SwitchboardClient,
@@ -201,7 +197,49 @@ export class PresenceStore {
     // are not announced). A non-recovered reconnect re-joins first, then asks.
     this.offs.push(client.on('joined', (j) => j.room === room && this.fetch()));
     this.offs.push(client.on('recovered', () => this.fetch()));
-    if (client.rooms().includes(room) || client.connected) this.fetch();
+    if (client.connected) this.fetch();
+  }
+
+  private onChange(entered: boolean, ev: PresenceChange): void {
+    if (ev.room !== this.room) return;
+    if (this.inflight > 0) this.log.push({ entered, ev });
+    // Before the first list there is nothing to apply it to: the list will include it.
+    if (this.state.loaded) this.set(apply(this.state, [{ entered, ev }]));
+  }
+
+  /**
+   * `presence:get { room }`: replaces the list (members only; otherwise `error` is set).
+   * The server may take its listing a moment before it sends the ack, so an event that
+   * arrives between the request and its ack is applied again on top of the answer (joins
+   * and leaves are idempotent in order), never lost.
+   */
+  fetch(): void {
+    if (!this.client.connected) return;
+    const from = this.log.length;
+    this.inflight += 1;
+    const done = () => {
+      this.inflight -= 1;
+      const since = this.log.slice(from);
+      if (this.inflight === 0) this.log = [];
+      return since;
+    };
+    this.client.request<PresenceAck>('presence:get', { room: this.room }).then(
+      (ack) => {
+        const since = done();
+        if (ack && ack.success === true) {
+          const { users, count, anonymous, truncated } = ack;
+          const listed: PresenceState = { room: this.room, users: [...users], count, anonymous, truncated, loaded: true, error: null };
+          this.set(apply(listed, since));
+          this.resolveReady();
+        } else {
+          this.set({ ...this.state, error: ack?.error ?? 'no answer' });
+        }
+      },
+      (err: SwitchboardError) => {
+        done();
+        this.set({ ...this.state, error: err.error });
+      },
+    );
   }
 
   /** `fn` gets the state now and at each change; returns an unsubscribe. */
@@ -210,23 +248,6 @@ export class PresenceStore {
     const s = this.state;
     queueMicrotask(() => this.listeners.has(fn) && this.state === s && fn(s));
     return () => this.listeners.delete(fn);
-  }
-
-  /** `presence:get { room }`: replaces the list (members only; otherwise `error` is set). */
-  fetch(): void {
-    if (!this.client.connected) return;
-    this.client.request<PresenceAck>('presence:get', { room: this.room }).then(
-      (ack) => {
-        if (ack && ack.success === true) {
-          const { users, count, anonymous, truncated } = ack;
-          this.set({ room: this.room, users: [...users], count, anonymous, truncated, loaded: true, error: null });
-          this.resolveReady();
-        } else {
-          this.set({ ...this.state, error: ack?.error ?? 'no answer' });
-        }
-      },
-      (err: SwitchboardError) => this.set({ ...this.state, error: err.error }),
-    );
   }
 
   private set(state: PresenceState): void {
@@ -240,4 +261,20 @@ export class PresenceStore {
     for (const off of this.offs) off();
     this.listeners.clear();
   }
+}
+
+/** `presence:join` / `presence:leave` events applied in order to a list. */
+function apply(state: PresenceState, events: Array<{ entered: boolean; ev: PresenceChange }>): PresenceState {
+  if (events.length === 0) return state;
+  let users = state.users;
+  for (const { entered, ev } of events) {
+    if (entered) {
+      if (!users.includes(ev.user)) users = [...users, ev.user];
+    } else {
+      users = users.filter((u) => u !== ev.user);
+    }
+  }
+  // A complete list counts itself; a capped one trusts the server's latest count.
+  const count = state.truncated ? events[events.length - 1].ev.count : users.length;
+  return { ...state, users, count };
 }
