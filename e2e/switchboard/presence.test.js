@@ -22,7 +22,7 @@ describe('presence', () => {
 
   it('a recovered socket is counted in its presence room again; the room sees the drop as a leave and the return as a join', async () => {
     const room = 'library:recover';
-    const amy = await open('amy', { reconnectionDelay: 50, reconnectionDelayMax: 100 });
+    const amy = await open('amy', { reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
     const ben = await open('ben');
     assert.deepStrictEqual(await emitAck(amy.s, 'join:library', 'recover'), { success: true, room });
     assert.deepStrictEqual(await emitAck(ben.s, 'join:library', 'recover'), { success: true, room });

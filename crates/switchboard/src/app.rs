@@ -109,6 +109,7 @@ impl App {
             telemetry,
             hub: hub.clone(),
             max_json_depth: config.max_json_depth,
+            http_body_limit: config.http_body_limit,
         });
         let router = crate::api::router(state, keys.clone(), &config);
         Ok(App {

@@ -63,7 +63,8 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    fn status_code(&self) -> (StatusCode, &'static str) {
+    /// The HTTP status and the `code` of the error body.
+    pub fn status_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),

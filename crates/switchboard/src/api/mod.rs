@@ -39,6 +39,8 @@ pub struct ApiState {
     pub hub: Hub,
     /// Deepest JSON nesting a request body may have.
     pub max_json_depth: usize,
+    /// Largest request body (per line for the publish stream).
+    pub http_body_limit: usize,
 }
 
 /// Scope names (`config::API_SCOPES`) as routes declare them.
@@ -52,7 +54,7 @@ const READ: &[&str] = &["publish", "notifications", "admin"];
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Switchboard HTTP API", description = "Publish events to Socket.IO rooms; read server stats."),
-    paths(publish::publish_route, publish::socket_event_route, stats::health, stats::stats, stats::socket_stats,
+    paths(publish::publish_route, publish::publish_stream_route, publish::socket_event_route, stats::health, stats::stats, stats::socket_stats,
         feeds::put_kpis, feeds::get_kpis, feeds::post_notification, feeds::list_notifications, feeds::post_alert, feeds::list_alerts, feeds::get_presence),
     components(schemas(publish::PublishBody, publish::PublishRequest, publish::PublishResponse, publish::Delivery,
         publish::SocketEventRequest, stats::StatsResponse, stats::Stats, stats::RoomStat, stats::AddressStat, stats::TransportStats,
@@ -85,6 +87,12 @@ fn api_routes() -> Routes<Arc<ApiState>> {
             M::POST,
             "/api/v1/publish",
             post(publish::publish_route),
+            PUBLISH,
+        )
+        .route(
+            M::POST,
+            "/api/v1/publish/stream",
+            post(publish::publish_stream_route),
             PUBLISH,
         )
         .route(

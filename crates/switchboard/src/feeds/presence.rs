@@ -298,23 +298,7 @@ impl Presence {
         if let Some(shared) = self.shared.get() {
             return shared.list(room, self.max_users).await;
         }
-        let rooms = self.rooms.lock();
-        Ok(match rooms.get(room) {
-            Some(r) => Listing {
-                room: room.to_owned(),
-                users: r.users.keys().take(self.max_users).cloned().collect(),
-                count: r.users.len() as u64,
-                anonymous: u64::from(r.anonymous),
-                truncated: r.users.len() > self.max_users,
-            },
-            None => Listing {
-                room: room.to_owned(),
-                users: Vec::new(),
-                count: 0,
-                anonymous: 0,
-                truncated: false,
-            },
-        })
+        Ok(self.local_listing(&self.rooms.lock(), room))
     }
 
     /// `presence:get { room }`: for members of a presence room, ack `{ success: true,
@@ -336,18 +320,47 @@ impl Presence {
             inc(&self.telemetry.counters.presence_refused);
             return reply::error(socket, &mut ev, "not a member of this room");
         }
+        if self.shared.get().is_none() {
+            // Answered under the lock that orders the join/leave events: a member never
+            // gets an event older than the listing after it.
+            let rooms = self.rooms.lock();
+            let listing = self.local_listing(&rooms, &room);
+            return reply::ok(socket, &mut ev, to_json(&listing));
+        }
         match self.list(&room).await {
-            Ok(listing) => reply::ok(
-                socket,
-                &mut ev,
-                serde_json::to_value(&listing).unwrap_or(Value::Null),
-            ),
+            Ok(listing) => reply::ok(socket, &mut ev, to_json(&listing)),
             Err(e) => {
                 tracing::warn!(error = %e, room, "presence listing failed");
                 reply::error(socket, &mut ev, "presence unavailable, try again");
             }
         }
     }
+
+    fn local_listing(&self, rooms: &HashMap<String, Room>, room: &str) -> Listing {
+        let (users, anonymous) = match rooms.get(room) {
+            Some(r) => (&r.users, r.anonymous),
+            None => {
+                return Listing {
+                    room: room.to_owned(),
+                    users: Vec::new(),
+                    count: 0,
+                    anonymous: 0,
+                    truncated: false,
+                }
+            }
+        };
+        Listing {
+            room: room.to_owned(),
+            users: users.keys().take(self.max_users).cloned().collect(),
+            count: users.len() as u64,
+            anonymous: u64::from(anonymous),
+            truncated: users.len() > self.max_users,
+        }
+    }
+}
+
+fn to_json(listing: &Listing) -> Value {
+    serde_json::to_value(listing).unwrap_or(Value::Null)
 }
 
 fn user_of(socket: &sio::Socket) -> Option<String> {

@@ -11,3 +11,4 @@ mod limits;
 mod permissions;
 mod presence;
 mod protocols;
+mod stream;
