@@ -164,6 +164,8 @@ pub struct Telemetry {
     pub publish_seconds: Histogram,
     /// Duration of one periodic feed tick, by feed.
     pub tick_seconds: Family<Labels, Histogram>,
+    /// Cluster bus: time from an entry's append (its stream id) to its delivery here.
+    pub bus_lag_seconds: Histogram,
     seen: Mutex<HashSet<String>>,
 }
 
@@ -207,6 +209,12 @@ impl Telemetry {
             "Duration of one periodic feed tick",
             tick_seconds.clone(),
         );
+        let bus_lag_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "cluster_bus_lag_seconds",
+            "Cluster bus: from an entry's append to Redis (its stream id) to its delivery on this node",
+            bus_lag_seconds.clone(),
+        );
         registry.register_collector(Box::new(Live {
             hub,
             counters: counters.clone(),
@@ -222,6 +230,7 @@ impl Telemetry {
             published,
             publish_seconds,
             tick_seconds,
+            bus_lag_seconds,
             seen: Mutex::new(HashSet::new()),
         }
     }

@@ -258,6 +258,14 @@ fn deliver(cl: &Cluster, entry: &StreamId) {
             };
             cl.hub.root().deliver(&msg, offset);
             inc(&counters.bus_received);
+            // Stream ids are Redis's clock in ms: the lag includes any skew between this
+            // host's clock and Redis's (none when they share a host).
+            if let Some(appended) = Offset::parse(&entry.id) {
+                let lag_ms = crate::support::clock::now_ms().saturating_sub(appended.ms as i64);
+                cl.telemetry
+                    .bus_lag_seconds
+                    .observe(lag_ms.max(0) as f64 / 1000.0);
+            }
         }
         Entry::Skip(why) => {
             inc(&counters.bus_skipped);

@@ -8,6 +8,7 @@ mod feeds;
 mod hardening;
 mod harness;
 mod limits;
+mod operating;
 mod permissions;
 mod presence;
 mod protocols;
