@@ -199,14 +199,44 @@ fn spawn_key_reload(path: std::path::PathBuf, keys: std::sync::Weak<ApiKeys>) {
 }
 
 /// Install the tracing subscriber (text or JSON, `RUST_LOG` filter, default `info`).
-pub fn init_tracing(config: &Config) {
-    use tracing_subscriber::EnvFilter;
+pub fn init_tracing(config: &Config) -> Option<crate::otel::Otel> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match config.log_format {
-        crate::config::LogFormat::Json => builder.json().try_init(),
-        crate::config::LogFormat::Text => builder.try_init(),
+    let fmt = match config.log_format {
+        crate::config::LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
+        crate::config::LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
     };
+    let endpoint = config
+        .otel_endpoint
+        .clone()
+        .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
+        .filter(|e| !e.is_empty());
+    let otel = endpoint.and_then(|e| match crate::otel::Otel::start(&e, "switchboard") {
+        Ok(o) => Some((o, e)),
+        Err(err) => {
+            eprintln!("traces: cannot export to {e}: {err:#}; tracing export is off");
+            None
+        }
+    });
+    // The exporter sees this crate's spans (debug level: free when nobody listens) and
+    // its events at info and above; the log keeps its own filter.
+    let otel_layer = otel.as_ref().map(|(o, _)| {
+        o.layer()
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                m.target().starts_with("switchboard")
+                    && (m.is_span() || *m.level() <= tracing::Level::INFO)
+            }))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(otel_layer)
+        .try_init();
+    otel.map(|(o, e)| {
+        tracing::info!(endpoint = %crate::support::redact::url(&e), "exporting traces over OTLP");
+        o
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -37,6 +37,7 @@ pub mod gateway;
 pub mod hub;
 pub mod identity;
 pub mod net;
+pub mod otel;
 pub mod reply;
 pub mod rules;
 pub mod runtime;

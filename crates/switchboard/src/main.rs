@@ -15,7 +15,7 @@ async fn run(fds: std::io::Result<switchboard::fdtable::FdSetup>) -> anyhow::Res
     match cli.command {
         Command::Serve(args) => {
             let (config, warnings) = switchboard::config::Config::load(&args, &env)?;
-            switchboard::app::init_tracing(&config);
+            let otel = switchboard::app::init_tracing(&config);
             warnings.iter().for_each(|w| tracing::warn!("{w}"));
             match fds {
                 Ok(f) => tracing::debug!(open_files = f.limit, fd_table = f.presized, "fd setup"),
@@ -25,7 +25,12 @@ async fn run(fds: std::io::Result<switchboard::fdtable::FdSetup>) -> anyhow::Res
             let listen = config.listen;
             let app = switchboard::App::build(config).await?;
             let listener = tokio::net::TcpListener::bind(listen).await?;
-            app.run(listener, switchboard::app::shutdown_signal()).await
+            let served = app.run(listener, switchboard::app::shutdown_signal()).await;
+            if let Some(otel) = otel {
+                // Blocking: the exporter's last batch goes out before the process exits.
+                tokio::task::spawn_blocking(move || otel.shutdown()).await?;
+            }
+            served
         }
         Command::CheckConfig(args) => switchboard::commands::check_config(&args, &env),
         Command::Publish(args) => switchboard::commands::publish_cli(args).await,

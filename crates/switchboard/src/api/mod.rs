@@ -152,7 +152,8 @@ fn api_routes() -> Routes<Arc<ApiState>> {
 pub fn router(sh: Arc<ApiState>, keys: Arc<ApiKeys>, config: &Config) -> Router {
     let api = api_routes()
         .guarded(keys, sh.telemetry.clone(), Router::new())
-        .layer(DefaultBodyLimit::max(config.http_body_limit));
+        .layer(DefaultBodyLimit::max(config.http_body_limit))
+        .layer(middleware::from_fn(traced));
     let cors = cors_layer(&config.cors_origins);
     let proxies = Arc::new(crate::net::TrustedProxies::from_config(
         &config.trusted_proxies,
@@ -189,6 +190,34 @@ pub fn router(sh: Arc<ApiState>, keys: Arc<ApiKeys>, config: &Config) -> Router 
             },
         ))
         .with_state(sh)
+}
+
+/// A span per API request (`tracing`, exported when traces are on), joined to the
+/// caller's trace when it sent `traceparent`.
+async fn traced(req: Request, next: middleware::Next) -> Response {
+    use tracing::Instrument as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let span = tracing::debug_span!(
+        "http.request",
+        otel.name = %format!("{} {route}", req.method()),
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        let _ = span.set_parent(crate::otel::remote_parent(req.headers()));
+    }
+    let res = next.run(req).instrument(span.clone()).await;
+    span.record(
+        "http.response.status_code",
+        i64::from(res.status().as_u16()),
+    );
+    res
 }
 
 /// CORS for the HTTP API from the same `cors_origins` the engine uses (none: no headers).

@@ -66,6 +66,8 @@ impl PublishBody {
     pub fn parse(body: &[u8], max_depth: usize) -> Result<Self, ApiError> {
         let shape =
             || ApiError::Validation("the body must be a JSON object or an array of objects".into());
+        // First, so that nothing walks a body nested deeper than allowed.
+        check_depth(body, max_depth)?;
         let parsed = match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => PublishBody::One(serde_json::from_slice(body).map_err(rejected)?),
             Some(b'[') => {
@@ -85,7 +87,6 @@ impl PublishBody {
                 return Err(shape());
             }
         };
-        check_depth(body, max_depth)?;
         Ok(parsed)
     }
 }
@@ -164,6 +165,13 @@ pub fn publish(sh: &ApiState, req: &PublishRequest) -> Delivery {
 
 /// Emit one checked request; the sockets on this node it was queued for.
 fn emit(sh: &ApiState, req: &PublishRequest) -> usize {
+    let span = tracing::debug_span!(
+        "publish",
+        event = %req.event,
+        rooms = req.rooms.len() as i64,
+        recipients = tracing::field::Empty,
+    );
+    let _entered = span.enter();
     let mut op = sh.hub.root().broadcast();
     for r in &req.rooms {
         op = op.to(r);
@@ -176,6 +184,7 @@ fn emit(sh: &ApiState, req: &PublishRequest) -> usize {
     }
     let data = req.data.as_deref().map_or("null", RawValue::get);
     let recipients = op.emit_raw(&req.event, data.to_owned(), Vec::new());
+    span.record("recipients", recipients as i64);
     let t = &sh.telemetry;
     inc(&t.counters.published);
     t.published.get_or_create(&t.event_label(&req.event)).inc();

@@ -150,6 +150,7 @@ pub(super) const ENV_KEYS: &[(&str, Kind)] = &[
     ("max_json_depth", Kind::Int),
     ("presence_max_users", Kind::Int),
     ("api_keys_file", Kind::Str),
+    ("otel_endpoint", Kind::Str),
     ("jwt_public_key_file", Kind::Str),
 ];
 

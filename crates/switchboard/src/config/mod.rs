@@ -214,6 +214,10 @@ pub struct Config {
     pub http_body_limit: usize,
     /// Log format. Defaults to `text`.
     pub log_format: LogFormat,
+    /// OTLP/HTTP endpoint (base URL, e.g. `http://collector:4318`) for traces; unset (the
+    /// default) falls back to `OTEL_EXPORTER_OTLP_ENDPOINT`, and without either tracing
+    /// export is off.
+    pub otel_endpoint: Option<String>,
     /// Period of the `kpi:update` feed tick, in milliseconds. Defaults to 5000.
     pub kpi_interval_ms: u64,
     /// Period of the `dashboard:update` feed tick, in milliseconds. Defaults to 10 000.
@@ -333,6 +337,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             max_json_depth: 32,
             api_keys_file: None,
+            otel_endpoint: None,
             jwt_public_key_file: None,
             rules: RulesConfig::default(),
         }
@@ -390,6 +395,7 @@ impl fmt::Debug for Config {
             max_json_depth,
             presence_max_users,
             api_keys_file,
+            otel_endpoint,
             jwt_public_key_file,
             rules,
         } = self;
@@ -443,6 +449,7 @@ impl fmt::Debug for Config {
             .field("max_json_depth", max_json_depth)
             .field("presence_max_users", presence_max_users)
             .field("api_keys_file", api_keys_file)
+            .field("otel_endpoint", otel_endpoint)
             .field("jwt_public_key_file", jwt_public_key_file)
             .field("rules", rules)
             .finish()

@@ -266,6 +266,12 @@ impl Gateway {
         let Some(rule) = self.rules.get(ev.name()) else {
             return;
         };
+        let span = tracing::debug_span!(
+            "client_event",
+            event = ev.name(),
+            room = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         let c = &self.telemetry.counters;
         self.telemetry.event_in(ev.name());
         // The engine only checked that the arguments are JSON; serde_json refuses (and
@@ -310,6 +316,7 @@ impl Gateway {
                 return;
             }
         };
+        span.record("room", room.as_str());
         match rule.action {
             Action::Join => {
                 if let Err(e) = self.limits.check_room_cap(socket, &room) {

@@ -9,6 +9,7 @@ mod hardening;
 mod harness;
 mod limits;
 mod operating;
+mod otel;
 mod permissions;
 mod presence;
 mod protocols;
