@@ -521,6 +521,7 @@ fn every_field_is_a_known_key() {
         jwt_secret: Some("s".into()),
         api_keys_file: Some("keys.toml".into()),
         jwt_public_key_file: Some("key.pem".into()),
+        otel_endpoint: Some("http://collector:4318".into()),
         ..Config::default()
     };
     let table = toml::Table::try_from(&c).unwrap();
