@@ -1,9 +1,22 @@
 import type { Socket } from 'socket.io-client';
-import type { SwitchboardClient } from './client.js';
 import type { Alert, MarkReadAck, NotificationNew, NotificationRead, PresenceAck, PresenceChange } from './generated.js';
 import { SwitchboardError, type SubscriptionHandle } from './subscriptions.js';
 
 /** A running helper (`kpis`, `dashboard`, `alerts`, `presence`). */
+/**
+ * What the feeds need from a client ({@link SwitchboardClient} is one): its socket, shared
+ * subscriptions, acked requests and the reconnect events. Declared here so that the feeds
+ * do not import the client that composes them.
+ */
+export interface FeedHost {
+  readonly socket: unknown;
+  readonly connected: boolean;
+  acquire(event: string, payload: unknown): SubscriptionHandle;
+  request<T>(event: string, ...args: unknown[]): Promise<T>;
+  on(event: 'joined', fn: (info: { event: string; payload: unknown; room: string }) => void): () => void;
+  on(event: 'recovered', fn: () => void): () => void;
+}
+
 export interface Feed {
   /** Settles when the feed's join was acked (rejects with the server's refusal). */
   readonly ready: Promise<void>;
@@ -114,7 +127,7 @@ export class NotificationStore {
 
   private readonly onRead = (r: NotificationRead) => this.applyRead(r.id, r.unreadCount);
 
-  constructor(private readonly client: SwitchboardClient) {
+  constructor(private readonly client: FeedHost) {
     this.socket = client.socket as unknown as Socket;
     this.socket.on('notification:new', this.onNew);
     this.socket.on('notification:read', this.onRead);
@@ -142,7 +155,7 @@ export class NotificationStore {
   }
 
   /** `notification:mark-read { notificationId }` → the unread count, or a {@link SwitchboardError}. */
-  static async markRead(client: SwitchboardClient, id: string): Promise<number> {
+  static async markRead(client: FeedHost, id: string): Promise<number> {
     const ack = await client.request<MarkReadAck>('notification:mark-read', { notificationId: id });
     if (!ack || ack.success !== true) throw new SwitchboardError(ack?.error ?? 'no answer', 'notification:mark-read');
     return ack.unreadCount;
@@ -185,7 +198,7 @@ export class PresenceStore {
   private readonly onLeave = (ev: PresenceChange) => this.onChange(false, ev);
 
   constructor(
-    private readonly client: SwitchboardClient,
+    private readonly client: FeedHost,
     private readonly room: string,
   ) {
     this.state = { room, users: [], count: 0, anonymous: 0, truncated: false, loaded: false, error: null };
