@@ -127,6 +127,11 @@ pub struct Stats {
     pub recovery_evicted: AtomicU64,
     /// Binary packets whose attachments did not arrive in time (connection closed).
     pub attachment_timeouts: AtomicU64,
+    /// WebSocket messages refused for exceeding `max_payload` (close 1009); for a
+    /// compressed message, its inflated size counts.
+    pub messages_too_large: AtomicU64,
+    /// Compressed (`permessage-deflate`) client messages received.
+    pub deflated_in: AtomicU64,
 }
 
 /// State shared by the server and its namespaces.
@@ -141,6 +146,13 @@ impl Shared {
     /// Milliseconds since `epoch`.
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The `permessage-deflate` threshold when compression is on.
+    pub(crate) fn deflate_at(&self) -> Option<usize> {
+        self.config
+            .compression
+            .then_some(self.config.compression_threshold)
     }
 }
 

@@ -99,6 +99,15 @@ pub struct Config {
     /// Client events queued for one socket while an async handler runs; more closes the
     /// connection (reason `event queue full`). Defaults to 1024.
     pub max_queued_events: usize,
+    /// Negotiate `permessage-deflate` (RFC 7692) on WebSocket connections whose client
+    /// offers it (browsers and Node's `ws` do). Off by default, like socket.io. Each
+    /// message is compressed on its own (`server_no_context_takeover` and
+    /// `client_no_context_takeover`), so no zlib context lives per connection and a
+    /// broadcast is compressed once for every member. Polling is never compressed.
+    pub compression: bool,
+    /// Messages smaller than this many bytes go uncompressed (socket.io's `threshold`).
+    /// Defaults to 1024.
+    pub compression_threshold: usize,
 }
 
 impl Default for Config {
@@ -123,6 +132,8 @@ impl Default for Config {
             ack_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(45),
             max_queued_events: 1024,
+            compression: false,
+            compression_threshold: 1024,
         }
     }
 }

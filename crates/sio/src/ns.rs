@@ -370,6 +370,7 @@ impl Namespace {
                 &msg.args,
                 &msg.bins,
                 offset.map(|o| o.to_string()).as_deref(),
+                self.shared.deflate_at(),
             );
             if let (Some(r), Some(o)) = (&mut st.recovery, offset) {
                 let trimmed = r.record(o, msg.rooms.clone(), msg.except.clone(), frames.clone());
@@ -504,7 +505,14 @@ impl Namespace {
             .iter()
             .filter(|(o, _)| *o <= at)
             .map(|(o, m)| {
-                encode_event(&self.name, &m.event, &m.args, &m.bins, Some(&o.to_string()))
+                encode_event(
+                    &self.name,
+                    &m.event,
+                    &m.args,
+                    &m.bins,
+                    Some(&o.to_string()),
+                    self.shared.deflate_at(),
+                )
             })
             .collect();
         if r.through < at {
@@ -649,8 +657,9 @@ pub(crate) fn encode_event(
     args: &str,
     bins: &[bytes::Bytes],
     offset: Option<&str>,
+    deflate_at: Option<usize>,
 ) -> Arc<[Frame]> {
-    encode_event_id(ns, event, args, bins, offset, None)
+    encode_event_id(ns, event, args, bins, offset, None, deflate_at)
 }
 
 pub(crate) fn encode_event_id(
@@ -660,6 +669,7 @@ pub(crate) fn encode_event_id(
     bins: &[bytes::Bytes],
     offset: Option<&str>,
     id: Option<u64>,
+    deflate_at: Option<usize>,
 ) -> Arc<[Frame]> {
     let kind = if bins.is_empty() {
         PacketKind::Event
@@ -673,7 +683,7 @@ pub(crate) fn encode_event_id(
         attachments: bins.len(),
     };
     let mut frames = Vec::with_capacity(1 + bins.len());
-    frames.push(Frame::text(&enc.event(event, args, offset)));
-    frames.extend(bins.iter().map(|b| Frame::binary(b)));
+    frames.push(Frame::text(&enc.event(event, args, offset)).deflatable(deflate_at));
+    frames.extend(bins.iter().map(|b| Frame::binary(b).deflatable(deflate_at)));
     frames.into()
 }

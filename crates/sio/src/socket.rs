@@ -187,8 +187,9 @@ impl Event {
             id: Some(id),
             attachments: bins.len(),
         };
-        let mut frames = vec![Frame::text(&enc.ack(args))];
-        frames.extend(bins.iter().map(|b| Frame::binary(b)));
+        let z = socket.0.ns.shared.deflate_at();
+        let mut frames = vec![Frame::text(&enc.ack(args)).deflatable(z)];
+        frames.extend(bins.iter().map(|b| Frame::binary(b).deflatable(z)));
         socket.push(&frames, Class::Reliable)
     }
 }
@@ -371,7 +372,15 @@ impl Socket {
         data: &T,
     ) -> Result<(), SendError> {
         let args = serde_json::to_string(data).map_err(|_| SendError::Serialize)?;
-        let frames = encode_event_id(&self.0.ns.name, event, &args, &[], None, None);
+        let frames = encode_event_id(
+            &self.0.ns.name,
+            event,
+            &args,
+            &[],
+            None,
+            None,
+            self.0.ns.shared.deflate_at(),
+        );
         self.push(&frames, Class::Volatile)
     }
     /// Emit pre-encoded arguments (JSON values joined by commas) and attachments.
@@ -379,7 +388,15 @@ impl Socket {
         if !self.connected() {
             return Err(SendError::Closed);
         }
-        let frames = encode_event_id(&self.0.ns.name, event, args, bins, None, None);
+        let frames = encode_event_id(
+            &self.0.ns.name,
+            event,
+            args,
+            bins,
+            None,
+            None,
+            self.0.ns.shared.deflate_at(),
+        );
         self.push(&frames, Class::Reliable)
     }
     /// Emit and wait for the client's acknowledgement (`timeout`: the server default if `None`).
@@ -393,7 +410,15 @@ impl Socket {
         let id = self.0.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.0.acks.lock().insert(id, tx);
-        let frames = encode_event_id(&self.0.ns.name, event, &args, &[], None, Some(id));
+        let frames = encode_event_id(
+            &self.0.ns.name,
+            event,
+            &args,
+            &[],
+            None,
+            Some(id),
+            self.0.ns.shared.deflate_at(),
+        );
         if let Err(e) = self.push(&frames, Class::Reliable) {
             self.0.acks.lock().remove(&id);
             return Err(e.into());

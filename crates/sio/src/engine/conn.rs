@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::deflate::{self, InflateError};
 use super::endpoint::Engine;
 use super::session::{Session, Transport};
 use super::ws::{self, FrameError};
@@ -48,8 +49,12 @@ struct Conn<S, D> {
     pong_queued: bool,
     /// The tail of an incomplete frame.
     pending: Vec<u8>,
-    /// A fragmented message being reassembled: (opcode, bytes).
-    frag: Option<(u8, Vec<u8>)>,
+    /// A fragmented message being reassembled: (opcode, compressed, bytes).
+    frag: Option<(u8, bool, Vec<u8>)>,
+    /// `permessage-deflate` was negotiated: frames that have a compressed form are written
+    /// compressed, and client messages with RSV1 are inflated. No other state: each
+    /// message is compressed on its own (see `deflate`).
+    deflate: bool,
     /// This connection is a probe of a polling session that has not switched yet.
     probing: bool,
     /// Stop after flushing `local` (a close frame is queued there).
@@ -62,6 +67,7 @@ pub(crate) async fn run<S, D>(
     io: S,
     leftover: Bytes,
     probing: bool,
+    deflate: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Default + Send + Sync + 'static,
@@ -76,6 +82,7 @@ pub(crate) async fn run<S, D>(
         // Copy, so no reference into hyper's read buffer outlives the handshake.
         pending: Vec::from(&leftover[..]),
         frag: None,
+        deflate,
         probing,
         closing: None,
     };
@@ -186,11 +193,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                 o.bytes = 0;
                 continue;
             }
+            if self.deflate {
+                // Compress outside the queue's lock (a broadcaster may be waiting to push);
+                // the first writer to need a frame's compressed form makes it for all.
+                let todo: Vec<_> = o
+                    .queue
+                    .iter()
+                    .take(IOV_BATCH)
+                    .filter(|f| f.needs_deflate())
+                    .cloned()
+                    .collect();
+                if !todo.is_empty() {
+                    drop(o);
+                    for f in &todo {
+                        f.wire(true);
+                    }
+                    continue;
+                }
+            }
+            let deflate = self.deflate;
             let mut iov = [IoSlice::new(&[]); IOV_BATCH];
             let mut k = 0;
             for (i, f) in o.queue.iter().take(IOV_BATCH).enumerate() {
                 let skip = if i == 0 { o.head_off } else { 0 };
-                iov[k] = IoSlice::new(&f.bytes[skip..]);
+                iov[k] = IoSlice::new(&f.wire(deflate)[skip..]);
                 k += 1;
             }
             match Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k]) {
@@ -200,7 +226,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                         .bytes_out
                         .fetch_add(n as u64, Ordering::Relaxed);
                     while n > 0 {
-                        let left = o.queue[0].bytes.len() - o.head_off;
+                        let left = o.queue[0].wire(deflate).len() - o.head_off;
                         if n >= left {
                             n -= left;
                             o.head_off = 0;
@@ -310,10 +336,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
         let max = self.srv.config.max_payload;
         let mut pos = 0;
         loop {
-            let (f, used) = match ws::parse(&mut buf[pos..], max) {
+            let (f, used) = match ws::parse_ext(&mut buf[pos..], max, self.deflate) {
                 Ok(Some(x)) => x,
                 Ok(None) => return Ok(pos),
-                Err(FrameError::TooLarge) => return Err(DisconnectReason::MessageTooLarge),
+                Err(FrameError::TooLarge) => return Err(self.too_large()),
                 Err(FrameError::Protocol(why)) => {
                     tracing::debug!(sid = %self.sess.sid, why, "websocket protocol error");
                     return Err(DisconnectReason::ParseError);
@@ -326,25 +352,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                     if self.frag.is_some() {
                         return Err(DisconnectReason::ParseError);
                     }
-                    self.message(f.opcode, payload)?;
+                    if f.rsv1 {
+                        let m = self.inflate(payload)?;
+                        self.message(f.opcode, &m)?;
+                    } else {
+                        self.message(f.opcode, payload)?;
+                    }
                 }
                 ws::OP_TEXT | ws::OP_BINARY => {
                     if self.frag.is_some() {
                         return Err(DisconnectReason::ParseError);
                     }
-                    self.frag = Some((f.opcode, payload.to_vec()));
+                    self.frag = Some((f.opcode, f.rsv1, payload.to_vec()));
                 }
                 ws::OP_CONT => {
-                    let Some((_, acc)) = self.frag.as_mut() else {
+                    let Some((_, _, acc)) = self.frag.as_mut() else {
                         return Err(DisconnectReason::ParseError);
                     };
                     acc.extend_from_slice(payload);
                     if acc.len() > max {
-                        return Err(DisconnectReason::MessageTooLarge);
+                        return Err(self.too_large());
                     }
                     if f.fin {
-                        let (op, m) = self.frag.take().expect("checked");
-                        self.message(op, &m)?;
+                        let (op, z, m) = self.frag.take().expect("checked");
+                        if z {
+                            let m = self.inflate(&m)?;
+                            self.message(op, &m)?;
+                        } else {
+                            self.message(op, &m)?;
+                        }
                     }
                 }
                 ws::OP_CLOSE => return Err(DisconnectReason::TransportClose),
@@ -366,6 +402,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                 return Ok(pos);
             }
         }
+    }
+
+    /// A message over `max_payload`: counted, closed with 1009.
+    fn too_large(&self) -> DisconnectReason {
+        self.srv
+            .stats
+            .messages_too_large
+            .fetch_add(1, Ordering::Relaxed);
+        DisconnectReason::MessageTooLarge
+    }
+
+    /// A compressed message's payload, inflated to at most `max_payload` bytes.
+    fn inflate(&self, data: &[u8]) -> Result<Vec<u8>, DisconnectReason> {
+        self.srv.stats.deflated_in.fetch_add(1, Ordering::Relaxed);
+        deflate::inflate(data, self.srv.config.max_payload).map_err(|e| match e {
+            InflateError::TooLarge => self.too_large(),
+            InflateError::Corrupt => {
+                tracing::debug!(sid = %self.sess.sid, "invalid compressed message");
+                self.srv.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                DisconnectReason::ParseError
+            }
+        })
     }
 
     /// One complete Engine.IO message.

@@ -13,7 +13,7 @@ use std::task::Poll;
 
 use super::endpoint::Engine;
 use super::session::{query_param, Handshake, Session, Transport};
-use super::{conn, ws};
+use super::{conn, deflate, ws};
 use crate::common::{DisconnectReason, RemoteAddr};
 
 /// Engine.IO's error codes (the JSON body of a 400), as the reference server sends them.
@@ -402,6 +402,7 @@ fn upgrade<B, D: Default + Send + Sync + 'static>(
             Err(r) => return r.response(),
         },
     };
+    let deflate = srv.config.compression && deflate::negotiate(req.headers());
     let on_upgrade = hyper::upgrade::on(&mut *req);
     if probing {
         // Release a pending GET so the client can pause polling.
@@ -419,11 +420,20 @@ fn upgrade<B, D: Default + Send + Sync + 'static>(
                         parts.io.into_inner(),
                         parts.read_buf,
                         probing,
+                        deflate,
                     )
                     .await
                 }
                 Err(upgraded) => {
-                    conn::run(srv2, session, TokioIo::new(upgraded), Bytes::new(), probing).await
+                    conn::run(
+                        srv2,
+                        session,
+                        TokioIo::new(upgraded),
+                        Bytes::new(),
+                        probing,
+                        deflate,
+                    )
+                    .await
                 }
             },
             Err(e) => {
@@ -436,7 +446,14 @@ fn upgrade<B, D: Default + Send + Sync + 'static>(
             }
         }
     });
-    switching(&key)
+    let mut r = switching(&key);
+    if deflate {
+        r.headers_mut().insert(
+            "sec-websocket-extensions",
+            HeaderValue::from_static(deflate::RESPONSE),
+        );
+    }
+    r
 }
 
 /// Complete a WebSocket handshake, then send a close frame and drop the connection.

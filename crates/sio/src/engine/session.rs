@@ -8,10 +8,10 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 
-use super::ws;
+use super::{deflate, ws};
 
 /// One outgoing Engine.IO packet, pre-framed for WebSocket. Polling strips the header.
 #[derive(Clone)]
@@ -22,6 +22,11 @@ pub(crate) struct Frame {
     pub(crate) hdr: u8,
     /// An Engine.IO binary message (base64 with a `b` prefix over polling).
     pub(crate) binary: bool,
+    /// The `permessage-deflate` form of this frame, shared by every queue the frame is in
+    /// (a broadcast is compressed once, by the first writer that needs it): present only
+    /// when compression is on and the payload reaches the threshold. Holds the compressed
+    /// frame, or `bytes` again when compressing did not make it smaller.
+    deflated: Option<Arc<OnceLock<Bytes>>>,
 }
 
 impl Frame {
@@ -31,6 +36,7 @@ impl Frame {
             hdr: ws::header_len(payload.len()) as u8,
             bytes: ws::frame(ws::OP_TEXT, payload),
             binary: false,
+            deflated: None,
         }
     }
     /// A binary Engine.IO message (a Socket.IO attachment).
@@ -39,7 +45,35 @@ impl Frame {
             hdr: ws::header_len(payload.len()) as u8,
             bytes: ws::frame(ws::OP_BINARY, payload),
             binary: true,
+            deflated: None,
         }
+    }
+    /// Make this frame compressible for connections that negotiated `permessage-deflate`
+    /// when its payload has at least `threshold` bytes (`None`: compression is off).
+    pub(crate) fn deflatable(mut self, threshold: Option<usize>) -> Self {
+        if threshold.is_some_and(|t| self.payload().len() >= t) {
+            self.deflated = Some(Arc::default());
+        }
+        self
+    }
+    /// The bytes to write on a WebSocket: the compressed form when the connection
+    /// negotiated `permessage-deflate` (`deflate`) and this frame has one.
+    pub(crate) fn wire(&self, deflate: bool) -> &Bytes {
+        match &self.deflated {
+            Some(z) if deflate => z.get_or_init(|| {
+                let op = if self.binary {
+                    ws::OP_BINARY
+                } else {
+                    ws::OP_TEXT
+                };
+                deflate::frame(op, self.payload()).unwrap_or_else(|| self.bytes.clone())
+            }),
+            _ => &self.bytes,
+        }
+    }
+    /// Whether [`Frame::wire`] would compress now (a writer does that outside its lock).
+    pub(crate) fn needs_deflate(&self) -> bool {
+        self.deflated.as_ref().is_some_and(|z| z.get().is_none())
     }
     /// The Engine.IO payload without the WebSocket header.
     pub(crate) fn payload(&self) -> &[u8] {

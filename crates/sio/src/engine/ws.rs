@@ -27,6 +27,8 @@ pub(crate) const OP_CLOSE: u8 = 0x8;
 pub(crate) const OP_PING: u8 = 0x9;
 /// Pong frame.
 pub(crate) const OP_PONG: u8 = 0xA;
+/// RSV1 in the first header byte: the message is compressed (`permessage-deflate`).
+pub(crate) const RSV1: u8 = 0x40;
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
 pub(crate) fn accept_key(key: &[u8]) -> String {
@@ -74,6 +76,8 @@ pub(crate) fn frame(opcode: u8, payload: &[u8]) -> Bytes {
 pub(crate) struct RawFrame {
     pub(crate) fin: bool,
     pub(crate) opcode: u8,
+    /// RSV1: the first frame of a compressed message (only with `permessage-deflate`).
+    pub(crate) rsv1: bool,
     /// Payload range (already unmasked in place).
     pub(crate) start: usize,
     pub(crate) end: usize,
@@ -92,17 +96,35 @@ pub(crate) enum FrameError {
 
 /// Parse one client frame at the start of `buf`, unmasking its payload in place.
 /// `Ok(None)`: the frame is incomplete, read more bytes first.
+#[cfg(any(test, fuzzing))]
 pub(crate) fn parse(
     buf: &mut [u8],
     max_payload: usize,
+) -> Result<Option<(RawFrame, usize)>, FrameError> {
+    parse_ext(buf, max_payload, false)
+}
+
+/// [`parse`] on a connection that negotiated `permessage-deflate` (`deflate`): RSV1 is
+/// then allowed on the first frame of a data message (RFC 7692 §6), never on a
+/// continuation or a control frame.
+pub(crate) fn parse_ext(
+    buf: &mut [u8],
+    max_payload: usize,
+    deflate: bool,
 ) -> Result<Option<(RawFrame, usize)>, FrameError> {
     if buf.len() < 2 {
         return Ok(None);
     }
     let fin = buf[0] & 0x80 != 0;
     let opcode = buf[0] & 0x0F;
-    if buf[0] & 0x70 != 0 {
+    let rsv1 = buf[0] & RSV1 != 0;
+    if buf[0] & 0x30 != 0 || rsv1 && !deflate {
         return Err(FrameError::Protocol("reserved bits set"));
+    }
+    if rsv1 && !matches!(opcode, OP_TEXT | OP_BINARY) {
+        return Err(FrameError::Protocol(
+            "RSV1 on a continuation or control frame",
+        ));
     }
     if buf[1] & 0x80 == 0 {
         return Err(FrameError::Protocol("client frame not masked"));
@@ -143,6 +165,7 @@ pub(crate) fn parse(
         RawFrame {
             fin,
             opcode,
+            rsv1,
             start: h,
             end: h + len,
         },
