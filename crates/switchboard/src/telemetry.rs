@@ -534,6 +534,16 @@ impl Collector for Live {
                 e.attachment_timeouts.load(Relaxed),
             ),
             (
+                "messages_too_large",
+                "WebSocket messages over max_payload (inflated size if compressed), closed with 1009",
+                e.messages_too_large.load(Relaxed),
+            ),
+            (
+                "deflated_messages_in",
+                "Compressed (permessage-deflate) client messages received",
+                e.deflated_in.load(Relaxed),
+            ),
+            (
                 "client_info_refused",
                 "clientInfo reports refused for their size",
                 c.client_info_refused.load(Relaxed),

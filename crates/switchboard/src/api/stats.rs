@@ -144,6 +144,8 @@ pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
                 "recovery_trimmed": e.recovery_trimmed.load(Relaxed),
                 "recovery_evicted": e.recovery_evicted.load(Relaxed),
                 "attachment_timeouts": e.attachment_timeouts.load(Relaxed),
+                "messages_too_large": e.messages_too_large.load(Relaxed),
+                "deflated_messages_in": e.deflated_in.load(Relaxed),
                 "rate_limited": c.rate_limited.load(Relaxed),
                 "room_limited": c.room_limited.load(Relaxed),
                 "too_deep": c.too_deep.load(Relaxed),

@@ -118,6 +118,8 @@ pub(super) const ENV_KEYS: &[(&str, Kind)] = &[
     ("demo", Kind::Bool),
     ("cors_origins", Kind::List),
     ("transports", Kind::List),
+    ("compression", Kind::Bool),
+    ("compression_threshold", Kind::Int),
     ("ping_interval_ms", Kind::Int),
     ("ping_timeout_ms", Kind::Int),
     ("max_payload", Kind::Int),

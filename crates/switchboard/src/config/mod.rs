@@ -186,6 +186,14 @@ pub struct Config {
     /// Accepted Engine.IO transports, a non-empty subset of `websocket` and `polling`.
     /// Defaults to both.
     pub transports: Vec<String>,
+    /// Negotiate `permessage-deflate` on WebSocket connections whose client offers it
+    /// (browsers and the Node client do). Each message is compressed on its own, so a
+    /// broadcast is compressed once for all its members and no zlib context lives per
+    /// connection. Polling is not compressed. Defaults to `false` (as socket.io).
+    pub compression: bool,
+    /// Messages smaller than this many bytes go uncompressed. Defaults to 1024
+    /// (socket.io's `perMessageDeflate.threshold`).
+    pub compression_threshold: usize,
     /// Engine.IO ping period, in milliseconds. Defaults to 25 000.
     pub ping_interval_ms: u64,
     /// How long a client has to answer a ping, in milliseconds. Defaults to 20 000.
@@ -305,6 +313,8 @@ impl Default for Config {
             demo: false,
             cors_origins: Vec::new(),
             transports: vec!["websocket".into(), "polling".into()],
+            compression: false,
+            compression_threshold: 1024,
             ping_interval_ms: 25_000,
             ping_timeout_ms: 20_000,
             max_payload: 1_000_000,
@@ -363,6 +373,8 @@ impl fmt::Debug for Config {
             demo,
             cors_origins,
             transports,
+            compression,
+            compression_threshold,
             ping_interval_ms,
             ping_timeout_ms,
             max_payload,
@@ -417,6 +429,8 @@ impl fmt::Debug for Config {
             .field("demo", demo)
             .field("cors_origins", cors_origins)
             .field("transports", transports)
+            .field("compression", compression)
+            .field("compression_threshold", compression_threshold)
             .field("ping_interval_ms", ping_interval_ms)
             .field("ping_timeout_ms", ping_timeout_ms)
             .field("max_payload", max_payload)
@@ -531,6 +545,8 @@ impl Config {
             ack_timeout: Duration::from_millis(self.ack_timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             max_queued_events: self.max_queued_events,
+            compression: self.compression,
+            compression_threshold: self.compression_threshold,
             transports: sio::Transports {
                 polling: has("polling"),
                 websocket: has("websocket"),

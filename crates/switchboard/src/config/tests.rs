@@ -630,3 +630,49 @@ fn weak_jwt_secret_is_warned_about() {
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].contains("jwt_secret is shorter than 32 bytes"));
 }
+
+#[test]
+fn compression_is_off_by_default_and_set_by_file_or_env() {
+    let (c, _) = load(&Flags::default(), &HashMap::new());
+    assert!(!c.compression);
+    assert_eq!(c.compression_threshold, 1024);
+    let s = c.sio_config();
+    assert_eq!(
+        (s.compression, s.compression_threshold),
+        (false, sio::Config::default().compression_threshold)
+    );
+
+    let f = file("compression = true\ncompression_threshold = 512\n");
+    let args = Flags {
+        config: Some(f.path().to_owned()),
+        ..Flags::default()
+    };
+    let (c, warnings) = load(&args, &HashMap::new());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let s = c.sio_config();
+    assert_eq!((s.compression, s.compression_threshold), (true, 512));
+
+    let (c, _) = load(
+        &Flags::default(),
+        &env(&[
+            ("SWITCHBOARD_COMPRESSION", "1"),
+            ("SWITCHBOARD_COMPRESSION_THRESHOLD", "2048"),
+        ]),
+    );
+    assert!(c.compression);
+    assert_eq!(c.compression_threshold, 2048);
+
+    let err = load_err(
+        &Flags::default(),
+        &env(&[
+            ("SWITCHBOARD_COMPRESSION", "on"),
+            ("SWITCHBOARD_COMPRESSION_THRESHOLD", "2000000"),
+        ]),
+    );
+    assert!(err.contains("`compression_threshold`"), "{err}");
+    let err = load_err(
+        &Flags::default(),
+        &env(&[("SWITCHBOARD_COMPRESSION", "maybe")]),
+    );
+    assert!(err.contains("SWITCHBOARD_COMPRESSION"), "{err}");
+}

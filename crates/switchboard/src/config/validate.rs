@@ -162,6 +162,16 @@ impl Config {
             }
         }
 
+        if self.compression && self.compression_threshold > self.max_payload {
+            return Err(invalid(
+                "compression_threshold",
+                format!(
+                    "is above max_payload ({}): nothing would ever be compressed",
+                    self.max_payload
+                ),
+            ));
+        }
+
         for p in &self.trusted_proxies {
             crate::net::parse_net(p).map_err(|e| invalid("trusted_proxies", e))?;
         }
