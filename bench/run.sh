@@ -13,7 +13,10 @@
 #
 # Env knobs (full mode defaults): SERVERS ("switchboard node peer"; also "sb-nodelay": switchboard
 #   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic; "sb-base": the switchboard binary at
-#   SB_BASE, e.g. the previous commit's build, measured in the same run as the baseline of a change), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
+#   SB_BASE, e.g. the previous commit's build, measured in the same run as the baseline of a change; "sb-deflate":
+#   switchboard with SWITCHBOARD_COMPRESSION=1, see bench/compression.sh), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
+#   GEN_FANOUT_ARGS / GEN_CONNECT_ARGS (extra generator options for the fanout / connect scenarios,
+#   e.g. "--deflate 1 --kpi-payload 4096"),
 #   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
 #   HOLD (10), FANOUT_RATES ("50,...,1200,1600,2000,2400,2700,3000,3300,3600,4200,4800,5400,6000"), STEP_S (6), PREWARM (5),
 #   ROOMS10_RATE (1000), ROOMS10_S (20), PUBLISH_S (5), PUBLISH_CONNS (16), HTTP_CONNS (256: one
@@ -53,6 +56,7 @@ else
   POLLING_CLIENTS=${POLLING_CLIENTS:-1000}; POLLING_RATE=${POLLING_RATE:-100}; POLLING_S=${POLLING_S:-20}
   WAIT_IDLE=${WAIT_IDLE:-900}; DRAIN=${DRAIN:-5}
 fi
+GEN_FANOUT_ARGS=${GEN_FANOUT_ARGS:-}; GEN_CONNECT_ARGS=${GEN_CONNECT_ARGS:-}
 SLOW_PAYLOAD=${SLOW_PAYLOAD:-100}; ROOMS10_RATE=${ROOMS10_RATE:-1000}; ROOMS10_S=${ROOMS10_S:-20}; HTTP_CONNS=${HTTP_CONNS:-256}
 
 TARGET=${CARGO_TARGET_DIR:-target}   # where cargo puts the workspace's binaries
@@ -130,6 +134,8 @@ start_server() { # name tag
   port=$(port_of "$name")
   case $name in
     switchboard) env "${SB_ENV[@]}" taskset -c 0 "$SB" serve --listen "127.0.0.1:$port" --database-url sqlite::memory: >"$log" 2>&1 & ;;
+    sb-deflate)  env "${SB_ENV[@]}" SWITCHBOARD_COMPRESSION=1 taskset -c 0 "$SB" serve --listen "127.0.0.1:$port" \
+                   --database-url sqlite::memory: >"$log" 2>&1 & ;;
     sb-base)     [ -x "${SB_BASE:-}" ] || { log "sb-base needs SB_BASE=<a switchboard binary>"; return 1; }
                  env "${SB_ENV[@]}" taskset -c 0 "$SB_BASE" serve --listen "127.0.0.1:$port" --database-url sqlite::memory: >"$log" 2>&1 & ;;
     node)        taskset -c 0 node "$NODE_DIR/server.js" "$port" >"$log" 2>&1 & ;;
@@ -155,7 +161,7 @@ stop_server() {
   SPID=""
 }
 trap stop_server EXIT
-port_of() { case $1 in switchboard) echo $P_SB ;; node) echo $P_NODE ;; peer) echo $P_PEER ;; sb-nodelay) echo 3204 ;; sb-base) echo 3205 ;; esac; }
+port_of() { case $1 in switchboard) echo $P_SB ;; node) echo $P_NODE ;; peer) echo $P_PEER ;; sb-nodelay) echo 3204 ;; sb-base) echo 3205 ;; sb-deflate) echo 3206 ;; esac; }
 
 FAILED=0
 gen() { # server scenario args...
@@ -185,9 +191,10 @@ for scen in $SCENARIOS; do
       if ! start_server "$s" "$scen-$rep"; then FAILED=1; continue; fi
       proto=erp; [ "$s" = peer ] && proto=peer
       case $scen in
-        connect) gen "$s" connect connect --clients "$CONNECT_CLIENTS" --rate "$CONNECT_RATE" --hold "$HOLD" ;;
+        connect) gen "$s" connect connect --clients "$CONNECT_CLIENTS" --rate "$CONNECT_RATE" --hold "$HOLD" $GEN_CONNECT_ARGS ;;
         fanout)  gen "$s" fanout fanout --proto $proto --clients "$FANOUT_CLIENTS" --rooms 1 --rates "$FANOUT_RATES" \
-                   --duration "$STEP_S" --prewarm "$PREWARM" --prewarm-rate 25 --drain "$DRAIN" --http-conns "$HTTP_CONNS" ;;
+                   --duration "$STEP_S" --prewarm "$PREWARM" --prewarm-rate 25 --drain "$DRAIN" --http-conns "$HTTP_CONNS" \
+                   $GEN_FANOUT_ARGS ;;
         rooms10) gen "$s" rooms10 fanout --proto $proto --clients 1000 --rooms 10 --rates "$ROOMS10_RATE" \
                    --duration "$ROOMS10_S" --prewarm "$PREWARM" --prewarm-rate 200 --drain 10 --http-conns "$HTTP_CONNS" ;;
         publish) gen "$s" publish publish --room-counts "$PUBLISH_ROOMS" --duration "$PUBLISH_S" --conns "$PUBLISH_CONNS" \

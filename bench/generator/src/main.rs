@@ -108,6 +108,8 @@ struct Common {
     label: String,
     ws_read_buffer: usize,
     connect_timeout: f64,
+    /// Offer permessage-deflate (`--deflate 1`).
+    deflate: bool,
     /// `erp`: module:subscribe + snapshot, HTTP publish. `peer`: join + bcast (bench-peer).
     proto: Proto,
 }
@@ -134,6 +136,7 @@ impl Common {
             label: o.s("label", ""),
             ws_read_buffer: o.get("ws-read-buffer", 16384usize).max(4096),
             connect_timeout: o.get("connect-timeout", 10.0),
+            deflate: o.get("deflate", 0u8) == 1,
             proto,
         }
     }
@@ -279,6 +282,7 @@ async fn sio_connect(c: &Common) -> Result<Ws, String> {
         c.addr,
         "/socket.io/?EIO=4&transport=websocket",
         c.ws_read_buffer,
+        c.deflate,
     )
     .await?;
     let mut opened = false;
@@ -334,6 +338,46 @@ fn data_prefix(proto: Proto) -> &'static [u8] {
         Proto::Erp => b"42[\"bench\"",
         Proto::Peer => b"42[\"msg\"",
     }
+}
+
+/// A KPI list (what `kpi:update:*` carries) of about `bytes` bytes of JSON, deterministic
+/// (the same as `e2e/switchboard/compression.test.js` makes).
+fn kpi_payload(bytes: usize) -> String {
+    let mut x: u32 = 1;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as f64 / 4294967296.0
+    };
+    let modules = ["finance", "hr", "crm", "security", "elearning", "rehab", "reports"];
+    let labels = [
+        "Revenue", "Expenses", "Margin", "Headcount", "Attrition", "Open roles", "Pipeline",
+        "Win rate", "Incidents", "Uptime",
+    ];
+    let mut items: Vec<String> = Vec::new();
+    let mut len = 2;
+    let mut i = 0;
+    while len < bytes {
+        let (m, l) = (modules[i % modules.len()], labels[i % labels.len()]);
+        let base = (rnd() * 100000.0).round() / 10.0;
+        let prev = (base * (0.9 + rnd() * 0.2) * 10.0).round() / 10.0;
+        let trend = ["up", "down", "flat"][(rnd() * 3.0) as usize];
+        let status = ["success", "warning", "info", "danger"][(rnd() * 4.0) as usize];
+        let sec = (rnd() * 60.0) as u32;
+        let chart: Vec<String> = (0..8)
+            .map(|_| format!("{}", (base * (0.8 + rnd() * 0.4)).round()))
+            .collect();
+        let item = format!(
+            "{{\"id\":\"{m}-{}-{i}\",\"label\":\"{l} ({m})\",\"value\":{base},\"previousValue\":{prev},\"trend\":\"{trend}\",\"status\":\"{status}\",\"updatedAt\":\"2026-12-06T03:00:{sec:02}.000Z\",\"chart\":[{}]}}",
+            l.to_lowercase().replace(' ', "-"),
+            chart.join(",")
+        );
+        len += item.len() + 1;
+        items.push(item);
+        i += 1;
+    }
+    format!("[{}]", items.join(","))
 }
 
 /// The integer after `"ts":` (scans quote to quote: this runs once per received frame).
@@ -1069,7 +1113,7 @@ async fn http_step(
                     continue;
                 }
                 let body = format!(
-                    "{{\"event\":\"bench\",\"data\":{{\"ts\":{ts},\"seq\":{seq},\"pad\":\"{pad}\"}},\"rooms\":[\"module:{}\"]}}",
+                    "{{\"event\":\"bench\",\"data\":{{\"ts\":{ts},\"seq\":{seq},\"pad\":{pad}}},\"rooms\":[\"module:{}\"]}}",
                     module_key(room)
                 );
                 let req = Http::request_bytes(h.addr, "POST", "/api/v1/publish", &body);
@@ -1148,7 +1192,7 @@ async fn socket_step(ws: &mut Ws, rate: f64, duration: f64, rooms: usize, pad: &
                 while n < total && start + Duration::from_secs_f64(n as f64 / rate) <= now {
                     let room = (n as usize) % rooms;
                     let ts = t0 + (n as f64 / rate * 1e9) as u64;
-                    let m = format!("42[\"bcast\",{{\"room\":\"room-{room}\",\"ts\":{ts},\"seq\":{n},\"pad\":\"{pad}\"}}]");
+                    let m = format!("42[\"bcast\",{{\"room\":\"room-{room}\",\"ts\":{ts},\"seq\":{n},\"pad\":{pad}}}]");
                     ws.feed_text(&m);
                     per_room[room] += 1;
                     n += 1;
@@ -1203,7 +1247,12 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
     let max_p99: f64 = o.get("max-p99-ms", 100.0);
     let prewarm: f64 = o.get("prewarm", 0.0);
     let prewarm_rate: f64 = o.get("prewarm-rate", 50.0);
-    let pad = "x".repeat(o.get("payload", 100usize));
+    // `pad`: a JSON value. `--kpi-payload N`: a KPI list of about N bytes (JSON that
+    // compresses like real feed data) instead of N x's (which compress 100x).
+    let pad = match o.get("kpi-payload", 0usize) {
+        0 => format!("\"{}\"", "x".repeat(o.get("payload", 100usize))),
+        n => kpi_payload(n),
+    };
     let http_conns: usize = o.get("http-conns", 8usize).max(1);
     let slow: bool = o.get("slow", 0u32) > 0;
     let slow_pause_step: usize = o.get("slow-pause-step", 1usize);
@@ -1375,6 +1424,7 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
         st.stale.set(0);
         let disc0 = st.disconnected.get();
         st.step_start_ns.set(now_ns());
+        let wire0 = ws::wire_in();
         let cpu = CpuMeter::start(c.server_pid);
         let pr = match pub_ws.as_mut() {
             Some(ws) => socket_step(ws, rate, dur, rooms, &pad).await,
@@ -1395,6 +1445,10 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
         let drain_s = d0.elapsed().as_secs_f64();
         let received = st.received.get();
         total_received += received;
+        let wire = {
+            let w = ws::wire_in();
+            (w.0 - wire0.0, w.1 - wire0.1)
+        };
         let lost = expected.saturating_sub(received);
         let h = st.hist.borrow().clone();
         let p99_ms = if h.is_empty() {
@@ -1418,6 +1472,8 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
             "publish_rate_actual": r3(published as f64 / pr.elapsed.max(1e-9)), "http_errors": pr.http_errors,
             "unsent": pr.unsent, "publisher_error": pr.first_error,
             "expected": expected, "received": received, "lost": lost, "late_from_previous_step": st.stale.get(),
+            "wire_bytes_in": wire.0, "wire_bytes_per_delivery": r3(wire.0 as f64 / received.max(1) as f64),
+            "deflated_in": wire.1,
             "delivered_per_s": r3(deliv_per_s), "latency_ms": lat_json(&h, 1e6), "drain_s": r3(drain_s),
             "publish_wall_s": pub_wall, "server_util": srv_util, "gen_util": gen_util, "others_util": others_util,
             "subscribers_disconnected": st.disconnected.get() - disc0,

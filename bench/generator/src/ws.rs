@@ -9,11 +9,18 @@
 //! handed out as a borrowed `&[u8]` until the next call. Client->server frames are masked
 //! (RFC 6455 §5.3) and written through a small write buffer.
 //!
-//! Not a general client: no extensions (a frame with RSV bits set is an error), no TLS,
+//! `permessage-deflate` (RFC 7692) when asked (`connect(.., deflate = true)`): offered in
+//! the upgrade, and a compressed message is inflated only as far as its first
+//! [`INFLATE_PREFIX`] bytes (the generator reads the event name and `ts` there; a browser
+//! would inflate it all, but the client's CPU is not what is measured). Inflating every
+//! message whole on one generator core would cap it below the servers it measures.
+//!
+//! Not a general client: no other extension (RSV bits otherwise are an error), no TLS,
 //! no UTF-8 validation of text frames (the generator only looks at ASCII prefixes and
 //! digits), no Sec-WebSocket-Accept check (loopback test servers only).
 
-use std::cell::Cell;
+use flate2::{Decompress, FlushDecompress};
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -23,10 +30,52 @@ const MAX_FRAME: u64 = 64 << 20;
 /// Do not start a read with less free space than this in the read buffer.
 const MIN_READ: usize = 2048;
 
+/// How much of a compressed message is inflated (see the module doc).
+pub const INFLATE_PREFIX: usize = 512;
+
+thread_local! {
+    /// Bytes read from every WebSocket of this (single-threaded) generator: the wire.
+    static WIRE_IN: Cell<u64> = const { Cell::new(0) };
+    /// Compressed messages received.
+    static DEFLATED_IN: Cell<u64> = const { Cell::new(0) };
+    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
+/// (bytes read from all WebSockets, compressed messages received) so far.
+pub fn wire_in() -> (u64, u64) {
+    (WIRE_IN.get(), DEFLATED_IN.get())
+}
+
+/// The first bytes (at most `out.len()`) of a compressed message.
+fn inflate_prefix(z: &[u8], out: &mut [u8]) -> Result<usize, String> {
+    DEFLATED_IN.set(DEFLATED_IN.get() + 1);
+    INFLATE.with(|d| {
+        let d = &mut *d.borrow_mut();
+        d.reset(false);
+        let mut n = 0;
+        let mut input = z;
+        // Without the trailing 00 00 ff ff every byte of the message is still there.
+        while n < out.len() {
+            let (i0, o0) = (d.total_in(), d.total_out());
+            d.decompress(input, &mut out[n..], FlushDecompress::Sync)
+                .map_err(|e| format!("ws: inflate: {e}"))?;
+            input = &input[(d.total_in() - i0) as usize..];
+            let made = (d.total_out() - o0) as usize;
+            n += made;
+            if made == 0 && (input.is_empty() || d.total_in() == i0) {
+                break;
+            }
+        }
+        Ok(n)
+    })
+}
+
 /// A server->client frame header.
 #[derive(Debug, PartialEq, Eq)]
 pub struct FrameHead {
     pub fin: bool,
+    /// RSV1: a compressed message (only when permessage-deflate was negotiated).
+    pub rsv1: bool,
     pub opcode: u8,
     /// Offset of the payload from the start of the frame (2, 4 or 10: servers do not mask).
     pub off: usize,
@@ -35,10 +84,15 @@ pub struct FrameHead {
 
 /// Parses the header of the frame at the start of `b`. `Ok(None)`: not enough bytes yet.
 pub fn parse_head(b: &[u8]) -> Result<Option<FrameHead>, String> {
+    parse_head_ext(b, false)
+}
+
+/// `parse_head` with RSV1 allowed (`deflate`: permessage-deflate was negotiated).
+pub fn parse_head_ext(b: &[u8], deflate: bool) -> Result<Option<FrameHead>, String> {
     if b.len() < 2 {
         return Ok(None);
     }
-    if b[0] & 0x70 != 0 {
+    if b[0] & 0x30 != 0 || (b[0] & 0x40 != 0 && !deflate) {
         return Err("ws: RSV bits set (no extension was negotiated)".into());
     }
     if b[1] & 0x80 != 0 {
@@ -66,6 +120,7 @@ pub fn parse_head(b: &[u8]) -> Result<Option<FrameHead>, String> {
     }
     Ok(Some(FrameHead {
         fin: b[0] & 0x80 != 0,
+        rsv1: b[0] & 0x40 != 0,
         opcode: b[0] & 0x0f,
         off,
         len: len as usize,
@@ -154,6 +209,12 @@ pub struct WsConn {
     wpos: usize,
     /// When the last read returned data (unix ns).
     read_ns: u64,
+    /// permessage-deflate was negotiated.
+    pub deflate: bool,
+    /// The fragmented message being collected is compressed.
+    frag_z: bool,
+    /// The inflated prefix of the last compressed message.
+    zbuf: Box<[u8; INFLATE_PREFIX]>,
 }
 
 fn now_ns() -> u64 {
@@ -165,7 +226,12 @@ fn now_ns() -> u64 {
 
 impl WsConn {
     /// TCP connect and the HTTP/1.1 upgrade of `path` on `addr`.
-    pub async fn connect(addr: SocketAddr, path: &str, read_buf: usize) -> Result<WsConn, String> {
+    pub async fn connect(
+        addr: SocketAddr,
+        path: &str,
+        read_buf: usize,
+        deflate: bool,
+    ) -> Result<WsConn, String> {
         let s = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("tcp connect: {}", e.kind()))?;
@@ -176,8 +242,13 @@ impl WsConn {
         }
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            base64(&key)
+             Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n{}\r\n",
+            base64(&key),
+            if deflate {
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+            } else {
+                ""
+            }
         );
         let cap = read_buf.max(MIN_READ * 2);
         let mut ws = WsConn {
@@ -191,6 +262,9 @@ impl WsConn {
             wbuf: Vec::with_capacity(256),
             wpos: 0,
             read_ns: 0,
+            deflate: false,
+            frag_z: false,
+            zbuf: Box::new([0; INFLATE_PREFIX]),
         };
         ws.s.write_all(req.as_bytes())
             .await
@@ -215,6 +289,11 @@ impl WsConn {
                 head.lines().next().unwrap_or("")
             ));
         }
+        ws.deflate = deflate
+            && head.lines().any(|l| {
+                let l = l.to_ascii_lowercase();
+                l.starts_with("sec-websocket-extensions:") && l.contains("permessage-deflate")
+            });
         ws.rpos = he + 4;
         Ok(ws)
     }
@@ -273,7 +352,8 @@ impl WsConn {
         }
         match self.s.read_buf(&mut self.rbuf).await {
             Ok(0) => Err("eof".into()),
-            Ok(_) => {
+            Ok(n) => {
+                WIRE_IN.set(WIRE_IN.get() + n as u64);
                 self.read_ns = now_ns();
                 Ok(())
             }
@@ -297,7 +377,7 @@ impl WsConn {
         }
         loop {
             let avail = &self.rbuf[self.rpos..];
-            let h = match parse_head(avail)? {
+            let h = match parse_head_ext(avail, self.deflate)? {
                 Some(h) if avail.len() >= h.off + h.len => h,
                 Some(h) => {
                     let need = h.off + h.len;
@@ -317,12 +397,17 @@ impl WsConn {
                     if self.in_frag {
                         return Err("ws: new message inside a fragmented one".into());
                     }
+                    if h.fin && h.rsv1 {
+                        let n = inflate_prefix(&self.rbuf[p0..p1], &mut self.zbuf[..])?;
+                        return Ok((&self.zbuf[..n], self.read_ns));
+                    }
                     if h.fin {
                         return Ok((&self.rbuf[p0..p1], self.read_ns));
                     }
                     self.frag.clear();
                     self.frag.extend_from_slice(&self.rbuf[p0..p1]);
                     self.in_frag = true;
+                    self.frag_z = h.rsv1;
                 }
                 0 => {
                     if !self.in_frag {
@@ -332,6 +417,10 @@ impl WsConn {
                     if h.fin {
                         self.in_frag = false;
                         self.frag_out = true;
+                        if self.frag_z {
+                            let n = inflate_prefix(&self.frag, &mut self.zbuf[..])?;
+                            return Ok((&self.zbuf[..n], self.read_ns));
+                        }
                         return Ok((&self.frag, self.read_ns));
                     }
                 }
@@ -386,6 +475,7 @@ mod tests {
         assert_eq!(
             parse_head(&f).unwrap(),
             Some(FrameHead {
+                rsv1: false,
                 fin: true,
                 opcode: 1,
                 off: 2,
@@ -397,6 +487,7 @@ mod tests {
         assert_eq!(
             parse_head(&f).unwrap(),
             Some(FrameHead {
+                rsv1: false,
                 fin: false,
                 opcode: 2,
                 off: 4,
@@ -409,6 +500,7 @@ mod tests {
         assert_eq!(
             parse_head(&f).unwrap(),
             Some(FrameHead {
+                rsv1: false,
                 fin: true,
                 opcode: 1,
                 off: 10,
@@ -513,7 +605,7 @@ mod tests {
                 }
                 got
             });
-            let mut ws = WsConn::connect(addr, "/socket.io/?EIO=4&transport=websocket", 4096)
+            let mut ws = WsConn::connect(addr, "/socket.io/?EIO=4&transport=websocket", 4096, false)
                 .await
                 .unwrap();
             assert_eq!(ws.next().await.unwrap(), b"0{\"sid\":\"x\"}");

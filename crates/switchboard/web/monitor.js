@@ -254,7 +254,8 @@
     handler_panics: 'Handler panics (caught)', recovery_trimmed: 'Recovery log trimmed',
     recovery_evicted: 'Recovery sessions evicted', attachment_timeouts: 'Attachment timeouts',
     rate_limited: 'Rate limited events', room_limited: 'Room cap refusals', too_deep: 'Too deep payloads',
-    client_info_refused: 'clientInfo refused',
+    client_info_refused: 'clientInfo refused', messages_too_large: 'Messages too large (1009)',
+    deflated_messages_in: 'Compressed messages in',
   };
   var WATCH = { denied_joins: 1, auth_failures: 1, slow_consumers: 1, malformed: 1, api_errors: 1, client_errors: 1, rule_errors: 1,
     ip_refused: 1, headers_too_large: 1, handler_panics: 1, recovery_trimmed: 1, recovery_evicted: 1 };
