@@ -350,10 +350,26 @@ fn kpi_payload(bytes: usize) -> String {
         x ^= x << 5;
         x as f64 / 4294967296.0
     };
-    let modules = ["finance", "hr", "crm", "security", "elearning", "rehab", "reports"];
+    let modules = [
+        "finance",
+        "hr",
+        "crm",
+        "security",
+        "elearning",
+        "rehab",
+        "reports",
+    ];
     let labels = [
-        "Revenue", "Expenses", "Margin", "Headcount", "Attrition", "Open roles", "Pipeline",
-        "Win rate", "Incidents", "Uptime",
+        "Revenue",
+        "Expenses",
+        "Margin",
+        "Headcount",
+        "Attrition",
+        "Open roles",
+        "Pipeline",
+        "Win rate",
+        "Incidents",
+        "Uptime",
     ];
     let mut items: Vec<String> = Vec::new();
     let mut len = 2;
@@ -1260,7 +1276,11 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
     let ready_timeout: f64 = o.get("ready-timeout", 15.0);
     // Cluster runs: subscribers spread round-robin over these ports (other nodes of the
     // cluster); the publisher stays on --port.
-    let sub_ports: Vec<u16> = o.list("sub-ports", "").into_iter().map(|p| p as u16).collect();
+    let sub_ports: Vec<u16> = o
+        .list("sub-ports", "")
+        .into_iter()
+        .map(|p| p as u16)
+        .collect();
     o.finish();
     if slow && polling {
         die("--slow is for WebSocket subscribers only");

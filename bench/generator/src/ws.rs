@@ -83,6 +83,7 @@ pub struct FrameHead {
 }
 
 /// Parses the header of the frame at the start of `b`. `Ok(None)`: not enough bytes yet.
+#[cfg(test)]
 pub fn parse_head(b: &[u8]) -> Result<Option<FrameHead>, String> {
     parse_head_ext(b, false)
 }
@@ -514,6 +515,11 @@ mod tests {
             "masked from server"
         );
         assert!(parse_head(&[0xc1, 0x00]).is_err(), "RSV1 without extension");
+        assert!(parse_head_ext(&[0xc1, 0x00], true).unwrap().unwrap().rsv1);
+        assert!(
+            parse_head_ext(&[0xa1, 0x00], true).is_err(),
+            "RSV2 is never ours"
+        );
     }
 
     #[test]
@@ -624,5 +630,29 @@ mod tests {
             assert_eq!(got[13] ^ got[9], b'3');
             assert_eq!((got[14], got[15]), (0x88, 0x82));
         });
+    }
+
+    #[test]
+    fn inflates_a_prefix_of_compressed_messages() {
+        use flate2::{Compress, Compression, FlushCompress};
+        let msg = format!(
+            "42[\"bench\",{{\"ts\":1234,\"seq\":1,\"pad\":\"{}\"}}]",
+            "ab".repeat(3000)
+        );
+        let mut c = Compress::new(Compression::default(), false);
+        let mut z = Vec::with_capacity(msg.len());
+        c.compress_vec(msg.as_bytes(), &mut z, FlushCompress::Sync)
+            .unwrap();
+        z.truncate(z.len() - 4); // as a server sends it: without 00 00 ff ff
+        let mut out = [0u8; INFLATE_PREFIX];
+        let n = inflate_prefix(&z, &mut out).unwrap();
+        assert_eq!(&out[..n], &msg.as_bytes()[..INFLATE_PREFIX]);
+        // a message shorter than the prefix comes out whole
+        let mut c = Compress::new(Compression::default(), false);
+        let mut z = Vec::with_capacity(100);
+        c.compress_vec(b"42[\"x\"]", &mut z, FlushCompress::Sync)
+            .unwrap();
+        let n = inflate_prefix(&z[..z.len() - 4], &mut out).unwrap();
+        assert_eq!(&out[..n], b"42[\"x\"]");
     }
 }
