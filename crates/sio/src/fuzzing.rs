@@ -1,7 +1,7 @@
 //! Thin public wrappers around crate-private parsers, for the `cargo fuzz` targets in
 //! `fuzz/`. Compiled only with `--cfg fuzzing` (which `cargo fuzz` sets); not an API.
 
-use crate::engine::{http, ws};
+use crate::engine::{deflate, http, ws};
 use crate::packet::{self, PacketError, PacketKind};
 use crate::socket::Event;
 
@@ -69,6 +69,23 @@ pub fn parse_ws_frame(buf: &mut [u8], max_payload: usize) -> Result<Option<WsFra
         Ok(None) => Ok(None),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// `deflate::inflate`: the inflated size of a compressed message, `Err` with why not.
+/// Never more than `max` bytes.
+pub fn inflate(data: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    deflate::inflate(data, max).map_err(|e| format!("{e:?}"))
+}
+
+/// `deflate::frame` then `inflate`: compression round trip (`None`: not worth compressing).
+pub fn deflate_round_trip(payload: &[u8]) -> Option<Vec<u8>> {
+    let f = deflate::frame(ws::OP_TEXT, payload)?;
+    let h = match f[1] & 0x7F {
+        126 => 4,
+        127 => 10,
+        _ => 2,
+    };
+    Some(deflate::inflate(&f[h..], payload.len()).expect("our own frames inflate"))
 }
 
 /// One decoded part of a polling POST body.
