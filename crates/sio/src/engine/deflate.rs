@@ -48,7 +48,7 @@ pub(crate) fn negotiate(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(split_offers)
-        .any(|offer| offer_acceptable(offer))
+        .any(offer_acceptable)
 }
 
 /// Split a header value into offers at commas outside quoted strings.
