@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
 sanitizer=${FUZZ_SANITIZER:-address}
-targets=${FUZZ_TARGETS:-"sio_packet ws_frame ws_inflate polling_payload rules_template jwt_extract"}
+targets=${FUZZ_TARGETS:-"sio_packet sio_msgpack ws_frame ws_inflate polling_payload rules_template jwt_extract"}
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

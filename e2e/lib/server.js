@@ -178,9 +178,15 @@ async function startServer(name, opts = {}) {
   throw new Error(`could not start ${name}:\n${lastError}`);
 }
 
-/** `conformance socketio`: pingInterval 300 ms, pingTimeout 200 ms, recovery off. */
-function startConformance() {
-  return startServer('conformance', { args: () => ['socketio'], env: (p) => ({ PORT: String(p) }) });
+/**
+ * `conformance socketio`: pingInterval 300 ms, pingTimeout 200 ms, recovery off.
+ * `{ parser: 'msgpack' }` serves the socket.io-msgpack-parser wire format.
+ */
+function startConformance({ parser } = {}) {
+  return startServer('conformance', {
+    args: () => ['socketio'],
+    env: (p) => ({ PORT: String(p), PARSER: parser }),
+  });
 }
 
 /** `bench-peer`: default config (recovery on, 2 min); join / bcast → msg. */

@@ -2,6 +2,7 @@
 //! `conformance socketio` (socket.io-protocol/test-suite) or `conformance engineio`
 //! (engine.io-protocol/test-suite): 127.0.0.1:3000, pingInterval 300, pingTimeout 200,
 //! maxPayload 1000000, CORS open, echo handlers as in the suites' READMEs.
+//! `PARSER=msgpack` serves the `socket.io-msgpack-parser` wire format instead of JSON.
 
 use std::time::Duration;
 
@@ -18,6 +19,10 @@ async fn main() {
         cors: sio::Cors::Any,
         connect_timeout: Duration::from_millis(1000),
         recovery: None,
+        parser: match std::env::var("PARSER").as_deref() {
+            Ok("msgpack") => sio::Parser::Msgpack,
+            _ => sio::Parser::Json,
+        },
         path: if which == "engineio" {
             "/engine.io/".into()
         } else {

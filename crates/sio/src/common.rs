@@ -132,6 +132,9 @@ pub struct Stats {
     pub messages_too_large: AtomicU64,
     /// Compressed (`permessage-deflate`) client messages received.
     pub deflated_in: AtomicU64,
+    /// Connections closed because the client speaks the other parser (a text packet on a
+    /// msgpack server, a msgpack packet on a JSON one).
+    pub parser_mismatch: AtomicU64,
 }
 
 /// State shared by the server and its namespaces.

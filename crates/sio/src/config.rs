@@ -42,6 +42,17 @@ impl Cors {
     }
 }
 
+/// The Socket.IO wire format, server-wide: clients must use the same parser (as with
+/// socket.io's `parser` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// The default parser: text packets, binary data as attachments.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: each packet one msgpack map in a binary message.
+    Msgpack,
+}
+
 /// Engine configuration. `Config::default()` matches the socket.io 4 defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -108,6 +119,8 @@ pub struct Config {
     /// Messages smaller than this many bytes go uncompressed (socket.io's `threshold`).
     /// Defaults to 1024.
     pub compression_threshold: usize,
+    /// The wire format of Socket.IO packets. Defaults to [`Parser::Json`].
+    pub parser: Parser,
 }
 
 impl Default for Config {
@@ -134,6 +147,7 @@ impl Default for Config {
             max_queued_events: 1024,
             compression: false,
             compression_threshold: 1024,
+            parser: Parser::Json,
         }
     }
 }

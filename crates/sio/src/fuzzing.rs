@@ -41,6 +41,20 @@ pub fn parse_event(data: &str, ack: Option<u64>) -> Option<Event> {
     Event::parse(data.to_owned(), Vec::new(), ack)
 }
 
+/// A client packet of the msgpack parser, as the server converts it: kind, namespace, ack
+/// id, the JSON text handlers see, and the binaries its placeholders refer to.
+pub type MsgpackPacket = (PacketKind, String, Option<u64>, String, Vec<bytes::Bytes>);
+
+/// `msgpack::decode`: a binary message of a `socket.io-msgpack-parser` client.
+pub fn decode_msgpack(b: &[u8]) -> Result<MsgpackPacket, PacketError> {
+    crate::msgpack::decode(b).map(|d| (d.kind, d.ns, d.id, d.data, d.bins))
+}
+
+/// `msgpack::event`: what the server sends for an EVENT with JSON `args` (comma-joined).
+pub fn encode_msgpack_event(ns: &str, name: &str, args: &str, bins: &[bytes::Bytes]) -> Vec<u8> {
+    crate::msgpack::event(ns, name, args, bins, None, None)
+}
+
 /// A parsed WebSocket frame (mirror of the crate-private `ws::RawFrame`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsFrame {

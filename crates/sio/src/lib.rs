@@ -37,6 +37,7 @@ pub(crate) mod engine;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
+mod msgpack;
 mod ns;
 mod packet;
 mod recovery;
@@ -47,7 +48,7 @@ pub use adapter::{
     Adapter, BoxFuture, BroadcastMessage, LocalAdapter, Offset, RemoteSession, SessionChange,
 };
 pub use common::{DisconnectReason, RemoteAddr, Stats};
-pub use config::{Config, Cors, Transports};
+pub use config::{Config, Cors, Parser, Transports};
 pub use engine::session::Handshake;
 pub use ns::{BroadcastOperator, ConnectError, Namespace, NamespaceBuilder};
 pub use packet::{PacketError, PacketKind};

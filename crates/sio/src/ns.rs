@@ -12,8 +12,10 @@ use std::sync::{Arc, Weak};
 use crate::adapter::{Adapter, BroadcastMessage, Offset, RemoteSession, SessionChange};
 use crate::common::DisconnectReason;
 use crate::common::Shared;
+use crate::config::Parser;
 use crate::engine::endpoint::Engine;
 use crate::engine::session::{Class, Frame, Pushed};
+use crate::msgpack;
 use crate::packet::{Encoder, PacketKind};
 use crate::recovery::{self, Recovery, Restored};
 use crate::socket::{Event, SioData, SioSession, Socket};
@@ -365,6 +367,7 @@ impl Namespace {
                 return 0;
             }
             let frames = encode_event(
+                self.shared.config.parser,
                 &self.name,
                 &msg.event,
                 &msg.args,
@@ -473,14 +476,13 @@ impl Namespace {
             Some(pid) => format!("{{\"sid\":\"{}\",\"pid\":\"{}\"}}", s.0.id, pid),
             None => format!("{{\"sid\":\"{}\"}}", s.0.id),
         };
-        let enc = Encoder {
-            kind: PacketKind::Connect,
-            ns: &self.name,
-            id: None,
-            attachments: 0,
-        };
-        s.0.session
-            .push(&[Frame::text(&enc.raw(&ack))], Class::Control);
+        let frame = encode_control(
+            self.shared.config.parser,
+            PacketKind::Connect,
+            &self.name,
+            &ack,
+        );
+        s.0.session.push(&[frame], Class::Control);
         // The replay is bounded by the recovery buffer, not by `max_buffer`: a client that
         // was disconnected for being slow must get everything it missed in one go. Live
         // packets after it are bounded again (a still-slow client is disconnected again).
@@ -506,6 +508,7 @@ impl Namespace {
             .filter(|(o, _)| *o <= at)
             .map(|(o, m)| {
                 encode_event(
+                    self.shared.config.parser,
                     &self.name,
                     &m.event,
                     &m.args,
@@ -652,6 +655,7 @@ impl Namespace {
 
 /// Encode an EVENT (or BINARY_EVENT with its attachments) once.
 pub(crate) fn encode_event(
+    parser: Parser,
     ns: &str,
     event: &str,
     args: &str,
@@ -659,10 +663,14 @@ pub(crate) fn encode_event(
     offset: Option<&str>,
     deflate_at: Option<usize>,
 ) -> Arc<[Frame]> {
-    encode_event_id(ns, event, args, bins, offset, None, deflate_at)
+    encode_event_id(parser, ns, event, args, bins, offset, None, deflate_at)
 }
 
+// The one place outgoing packets are encoded, per the server's parser: with the JSON
+// parser a text packet (its binaries as attachments), with msgpack one binary message.
+
 pub(crate) fn encode_event_id(
+    parser: Parser,
     ns: &str,
     event: &str,
     args: &str,
@@ -671,6 +679,10 @@ pub(crate) fn encode_event_id(
     id: Option<u64>,
     deflate_at: Option<usize>,
 ) -> Arc<[Frame]> {
+    if parser == Parser::Msgpack {
+        let b = msgpack::event(ns, event, args, bins, offset, id);
+        return Arc::from(vec![Frame::binary(&b).deflatable(deflate_at)]);
+    }
     let kind = if bins.is_empty() {
         PacketKind::Event
     } else {
@@ -686,4 +698,46 @@ pub(crate) fn encode_event_id(
     frames.push(Frame::text(&enc.event(event, args, offset)).deflatable(deflate_at));
     frames.extend(bins.iter().map(|b| Frame::binary(b).deflatable(deflate_at)));
     frames.into()
+}
+
+/// An ACK (or BINARY_ACK with its attachments).
+pub(crate) fn encode_ack(
+    parser: Parser,
+    ns: &str,
+    id: u64,
+    args: &str,
+    bins: &[bytes::Bytes],
+    deflate_at: Option<usize>,
+) -> Vec<Frame> {
+    if parser == Parser::Msgpack {
+        return vec![Frame::binary(&msgpack::ack(ns, id, args, bins)).deflatable(deflate_at)];
+    }
+    let kind = if bins.is_empty() {
+        PacketKind::Ack
+    } else {
+        PacketKind::BinaryAck
+    };
+    let enc = Encoder {
+        kind,
+        ns,
+        id: Some(id),
+        attachments: bins.len(),
+    };
+    let mut frames = vec![Frame::text(&enc.ack(args)).deflatable(deflate_at)];
+    frames.extend(bins.iter().map(|b| Frame::binary(b).deflatable(deflate_at)));
+    frames
+}
+
+/// CONNECT, CONNECT_ERROR or DISCONNECT with a JSON payload (`""`: none).
+pub(crate) fn encode_control(parser: Parser, kind: PacketKind, ns: &str, json: &str) -> Frame {
+    if parser == Parser::Msgpack {
+        return Frame::binary(&msgpack::raw(kind, ns, json));
+    }
+    let enc = Encoder {
+        kind,
+        ns,
+        id: None,
+        attachments: 0,
+    };
+    Frame::text(&enc.raw(json))
 }

@@ -18,10 +18,11 @@ use tokio::net::TcpListener;
 
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::common::{DisconnectReason, RemoteAddr, Shared, Stats};
-use crate::config::Config;
+use crate::config::{Config, Parser};
 use crate::engine::endpoint::{Engine, Handler};
 use crate::engine::http as eio_http;
 use crate::engine::session::{Class, Frame};
+use crate::msgpack;
 use crate::ns::{Namespace, NamespaceBuilder};
 use crate::packet::{self, Packet, PacketKind};
 use crate::socket::{Event, PartialBinary, SioData, SioSession, Socket};
@@ -60,6 +61,8 @@ pub(crate) struct Inner {
     engine: Weak<Engine<SioData>>,
     namespaces: HashMap<String, Arc<Namespace>>,
     engine_handler: Option<EngineHandler>,
+    /// When a parser mismatch was last logged (`Shared::now_ms`; 0: never).
+    mismatch_logged_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Builds a [`Server`]: configuration, namespaces and their handlers, the adapter.
@@ -130,6 +133,7 @@ impl ServerBuilder {
                     })
                     .collect(),
                 engine_handler: self.engine_handler,
+                mismatch_logged_ms: Default::default(),
             });
             sio = Some(inner.clone());
             inner
@@ -288,6 +292,9 @@ impl Handler<SioData> for Inner {
             h(&es, EngineMessage::Text(text.to_owned()));
             return Ok(());
         }
+        if self.shared.config.parser == Parser::Msgpack {
+            return self.mismatch(sess, Some(text), None);
+        }
         self.on_sio(sess, text)
     }
 
@@ -298,10 +305,18 @@ impl Handler<SioData> for Inner {
             h(&es, EngineMessage::Binary(data));
             return Ok(());
         }
+        if self.shared.config.parser == Parser::Msgpack {
+            return self.on_msgpack(sess, &data);
+        }
         let done = {
             let mut p = sess.data.partial.lock();
             let Some(pb) = p.as_mut() else {
-                return Err(DisconnectReason::ParseError);
+                drop(p);
+                // not an attachment: a packet of a msgpack client?
+                return match msgpack::decode(&data) {
+                    Ok(d) => self.mismatch(sess, None, Some(&d)),
+                    Err(_) => Err(DisconnectReason::ParseError),
+                };
             };
             // The packet and all its attachments together are one message: `max_payload`.
             pb.bytes += data.len();
@@ -344,6 +359,94 @@ impl Handler<SioData> for Inner {
 }
 
 impl Inner {
+    /// A packet of the `socket.io-msgpack-parser` format (the server's parser).
+    fn on_msgpack(&self, sess: &Arc<SioSession>, data: &[u8]) -> Result<(), DisconnectReason> {
+        self.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
+        let d = match msgpack::decode(data) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(sid = %sess.sid, error = %e, "malformed msgpack socket.io packet");
+                return Err(DisconnectReason::ParseError);
+            }
+        };
+        let p = Packet {
+            kind: d.kind,
+            attachments: 0,
+            ns: &d.ns,
+            id: d.id,
+            data: &d.data,
+        };
+        self.on_complete_packet(sess, p, d.bins)
+    }
+
+    /// A client that speaks the other parser: `text` is a JSON-parser packet reaching a
+    /// msgpack server, `msgpack` a msgpack packet reaching a JSON server. Counted, logged
+    /// (at most once a second, with the running total); a CONNECT is refused with a
+    /// CONNECT_ERROR in the client's own format, so its `connect_error` says why; anything
+    /// else closes the connection.
+    fn mismatch(
+        &self,
+        sess: &Arc<SioSession>,
+        text: Option<&str>,
+        packed: Option<&msgpack::Decoded>,
+    ) -> Result<(), DisconnectReason> {
+        let stats = &self.shared.stats;
+        let total = stats.parser_mismatch.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = self.shared.now_ms().max(1);
+        let last = self.mismatch_logged_ms.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= 1000)
+            && self
+                .mismatch_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let (server, client) = match self.shared.config.parser {
+                Parser::Msgpack => ("msgpack", "JSON"),
+                Parser::Json => ("JSON", "msgpack"),
+            };
+            tracing::warn!(
+                sid = %sess.sid,
+                total,
+                "client uses the {client} parser but this server speaks {server}: refused"
+            );
+        }
+        let connect_ns = match (text, packed) {
+            (Some(t), _) => packet::parse(t)
+                .ok()
+                .filter(|p| p.kind == PacketKind::Connect)
+                .map(|p| p.ns.to_owned()),
+            (_, Some(d)) => (d.kind == PacketKind::Connect).then(|| d.ns.clone()),
+            _ => None,
+        };
+        let Some(ns) = connect_ns else {
+            return Err(DisconnectReason::ParseError);
+        };
+        // answer in the client's format, so that it can read why
+        let f = match self.shared.config.parser {
+            Parser::Msgpack => {
+                let json = serde_json::json!({
+                    "message": "this server uses the msgpack parser (socket.io-msgpack-parser)"
+                });
+                let enc = packet::Encoder {
+                    kind: PacketKind::ConnectError,
+                    ns: &ns,
+                    id: None,
+                    attachments: 0,
+                };
+                Frame::text(&enc.raw(&json.to_string()))
+            }
+            Parser::Json => {
+                let json = serde_json::json!({
+                    "message": "this server uses the default JSON parser, not msgpack"
+                });
+                let b = msgpack::raw(PacketKind::ConnectError, &ns, &json.to_string());
+                Frame::binary(&b)
+            }
+        };
+        sess.push(&[f], Class::Control);
+        Ok(())
+    }
+
     fn on_sio(&self, sess: &Arc<SioSession>, text: &str) -> Result<(), DisconnectReason> {
         let p = match packet::parse(text) {
             Ok(p) => p,
@@ -383,13 +486,13 @@ impl Inner {
         match p.kind {
             PacketKind::Connect => {
                 let Some(ns) = self.namespaces.get(p.ns).cloned() else {
-                    let enc = packet::Encoder {
-                        kind: PacketKind::ConnectError,
-                        ns: p.ns,
-                        id: None,
-                        attachments: 0,
-                    };
-                    sess.push_control(&enc.raw("{\"message\":\"Invalid namespace\"}"));
+                    let f = crate::ns::encode_control(
+                        self.shared.config.parser,
+                        PacketKind::ConnectError,
+                        p.ns,
+                        "{\"message\":\"Invalid namespace\"}",
+                    );
+                    sess.push(&[f], Class::Control);
                     return Ok(());
                 };
                 if sess.data.socket(p.ns).is_some() {

@@ -18,8 +18,11 @@ use tokio::sync::oneshot;
 use crate::common::Offset;
 use crate::common::{new_id, DisconnectReason};
 use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
-use crate::ns::{encode_event_id, BroadcastOperator, ConnectError, Handler, Namespace, Resumed};
-use crate::packet::{split_args, Detached, Encoder, PacketKind};
+use crate::ns::{
+    encode_ack, encode_control, encode_event_id, BroadcastOperator, ConnectError, Handler,
+    Namespace, Resumed,
+};
+use crate::packet::{split_args, Detached, PacketKind};
 
 /// `std::panic::catch_unwind` for handler calls: handlers are user code; nothing they
 /// observe is left half-updated by the engine when they unwind (every engine lock is a
@@ -176,20 +179,9 @@ impl Event {
         let Some(id) = self.ack.take() else {
             return Ok(());
         };
-        let kind = if bins.is_empty() {
-            PacketKind::Ack
-        } else {
-            PacketKind::BinaryAck
-        };
-        let enc = Encoder {
-            kind,
-            ns: &socket.0.ns.name,
-            id: Some(id),
-            attachments: bins.len(),
-        };
-        let z = socket.0.ns.shared.deflate_at();
-        let mut frames = vec![Frame::text(&enc.ack(args)).deflatable(z)];
-        frames.extend(bins.iter().map(|b| Frame::binary(b).deflatable(z)));
+        let ns = &socket.0.ns;
+        let z = ns.shared.deflate_at();
+        let frames = encode_ack(ns.shared.config.parser, &ns.name, id, args, &bins, z);
         socket.push(&frames, Class::Reliable)
     }
 }
@@ -373,6 +365,7 @@ impl Socket {
     ) -> Result<(), SendError> {
         let args = serde_json::to_string(data).map_err(|_| SendError::Serialize)?;
         let frames = encode_event_id(
+            self.0.ns.shared.config.parser,
             &self.0.ns.name,
             event,
             &args,
@@ -389,6 +382,7 @@ impl Socket {
             return Err(SendError::Closed);
         }
         let frames = encode_event_id(
+            self.0.ns.shared.config.parser,
             &self.0.ns.name,
             event,
             args,
@@ -411,6 +405,7 @@ impl Socket {
         let (tx, rx) = oneshot::channel();
         self.0.acks.lock().insert(id, tx);
         let frames = encode_event_id(
+            self.0.ns.shared.config.parser,
             &self.0.ns.name,
             event,
             &args,
@@ -436,13 +431,14 @@ impl Socket {
 
     /// Disconnect this socket from its namespace (the client sees `io server disconnect`).
     pub fn disconnect(&self) {
-        let enc = Encoder {
-            kind: PacketKind::Disconnect,
-            ns: &self.0.ns.name,
-            id: None,
-            attachments: 0,
-        };
-        let _ = self.push(&[Frame::text(&enc.raw(""))], Class::Control);
+        let ns = &self.0.ns;
+        let frame = encode_control(
+            ns.shared.config.parser,
+            PacketKind::Disconnect,
+            &ns.name,
+            "",
+        );
+        let _ = self.push(&[frame], Class::Control);
         self.close(DisconnectReason::ServerNamespaceDisconnect);
     }
 
@@ -602,16 +598,13 @@ impl Socket {
                 if let Some(d) = e.data {
                     body["data"] = d;
                 }
-                let enc = Encoder {
-                    kind: PacketKind::ConnectError,
-                    ns: &ns.name,
-                    id: None,
-                    attachments: 0,
-                };
-                let _ = self
-                    .0
-                    .session
-                    .push(&[Frame::text(&enc.raw(&body.to_string()))], Class::Control);
+                let frame = encode_control(
+                    shared.config.parser,
+                    PacketKind::ConnectError,
+                    &ns.name,
+                    &body.to_string(),
+                );
+                let _ = self.0.session.push(&[frame], Class::Control);
                 self.forget();
                 false
             }

@@ -544,6 +544,11 @@ impl Collector for Live {
                 e.deflated_in.load(Relaxed),
             ),
             (
+                "parser_mismatch",
+                "Clients refused for speaking the other Socket.IO parser (json / msgpack)",
+                e.parser_mismatch.load(Relaxed),
+            ),
+            (
                 "client_info_refused",
                 "clientInfo reports refused for their size",
                 c.client_info_refused.load(Relaxed),

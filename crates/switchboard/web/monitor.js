@@ -253,6 +253,7 @@
     ip_refused: 'Refused (per-IP cap)', headers_too_large: 'Refused (headers too large)',
     handler_panics: 'Handler panics (caught)', recovery_trimmed: 'Recovery log trimmed',
     recovery_evicted: 'Recovery sessions evicted', attachment_timeouts: 'Attachment timeouts',
+    parser_mismatch: 'Refused (parser mismatch)',
     rate_limited: 'Rate limited events', room_limited: 'Room cap refusals', too_deep: 'Too deep payloads',
     client_info_refused: 'clientInfo refused', messages_too_large: 'Messages too large (1009)',
     deflated_messages_in: 'Compressed messages in',

@@ -6,5 +6,6 @@ mod compression;
 mod delivery;
 mod hardening;
 mod harness;
+mod msgpack;
 mod protocol;
 mod recovery;

@@ -146,6 +146,7 @@ pub async fn stats(State(sh): State<Arc<ApiState>>) -> Json<StatsResponse> {
                 "attachment_timeouts": e.attachment_timeouts.load(Relaxed),
                 "messages_too_large": e.messages_too_large.load(Relaxed),
                 "deflated_messages_in": e.deflated_in.load(Relaxed),
+                "parser_mismatch": e.parser_mismatch.load(Relaxed),
                 "rate_limited": c.rate_limited.load(Relaxed),
                 "room_limited": c.room_limited.load(Relaxed),
                 "too_deep": c.too_deep.load(Relaxed),

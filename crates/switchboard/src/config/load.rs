@@ -131,6 +131,7 @@ pub(super) const ENV_KEYS: &[(&str, Kind)] = &[
     ("shutdown_timeout_secs", Kind::Int),
     ("http_body_limit", Kind::Int),
     ("log_format", Kind::Str),
+    ("parser", Kind::Str),
     ("kpi_interval_ms", Kind::Int),
     ("dashboard_interval_ms", Kind::Int),
     ("rate_limit_per_sec", Kind::Int),

@@ -65,6 +65,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// The Socket.IO wire format, server-wide (socket.io's `parser` option): clients must use
+/// the same one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireParser {
+    /// The default JSON parser of socket.io. The default.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: each packet one msgpack-encoded binary message.
+    Msgpack,
+}
+
 /// A secret string (JWT secret, API key). `Debug`, `Display` and `Serialize` all
 /// print `[redacted]`; [`Secret::expose`] is the only way to the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -226,6 +238,9 @@ pub struct Config {
     /// default) falls back to `OTEL_EXPORTER_OTLP_ENDPOINT`, and without either tracing
     /// export is off.
     pub otel_endpoint: Option<String>,
+    /// Socket.IO wire format: `json` or `msgpack` (`socket.io-msgpack-parser`).
+    /// Defaults to `json`.
+    pub parser: WireParser,
     /// Period of the `kpi:update` feed tick, in milliseconds. Defaults to 5000.
     pub kpi_interval_ms: u64,
     /// Period of the `dashboard:update` feed tick, in milliseconds. Defaults to 10 000.
@@ -326,6 +341,7 @@ impl Default for Config {
             shutdown_timeout_secs: 10,
             http_body_limit: 1_048_576,
             log_format: LogFormat::Text,
+            parser: WireParser::Json,
             kpi_interval_ms: 5000,
             dashboard_interval_ms: 10_000,
             rate_limit_per_sec: 50,
@@ -386,6 +402,7 @@ impl fmt::Debug for Config {
             shutdown_timeout_secs,
             http_body_limit,
             log_format,
+            parser,
             kpi_interval_ms,
             dashboard_interval_ms,
             rate_limit_per_sec,
@@ -442,6 +459,7 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout_secs", shutdown_timeout_secs)
             .field("http_body_limit", http_body_limit)
             .field("log_format", log_format)
+            .field("parser", parser)
             .field("kpi_interval_ms", kpi_interval_ms)
             .field("dashboard_interval_ms", dashboard_interval_ms)
             .field("rate_limit_per_sec", rate_limit_per_sec)
@@ -547,6 +565,10 @@ impl Config {
             max_queued_events: self.max_queued_events,
             compression: self.compression,
             compression_threshold: self.compression_threshold,
+            parser: match self.parser {
+                WireParser::Json => sio::Parser::Json,
+                WireParser::Msgpack => sio::Parser::Msgpack,
+            },
             transports: sio::Transports {
                 polling: has("polling"),
                 websocket: has("websocket"),

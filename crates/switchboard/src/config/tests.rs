@@ -551,6 +551,12 @@ fn sio_config_maps_fields() {
         }
     );
     assert_eq!(s.path, sio::Config::default().path);
+    assert_eq!(s.parser, sio::Parser::Json);
+    let m = Config {
+        parser: WireParser::Msgpack,
+        ..Config::default()
+    };
+    assert_eq!(m.sio_config().parser, sio::Parser::Msgpack);
     // Our defaults are the engine's.
     let e = sio::Config::default();
     assert_eq!(
@@ -675,4 +681,26 @@ fn compression_is_off_by_default_and_set_by_file_or_env() {
         &env(&[("SWITCHBOARD_COMPRESSION", "maybe")]),
     );
     assert!(err.contains("SWITCHBOARD_COMPRESSION"), "{err}");
+}
+
+#[test]
+fn parser_comes_from_the_file_or_the_env() {
+    assert_eq!(Config::default().parser, WireParser::Json);
+    let f = file("parser = \"msgpack\"\n");
+    let (c, warnings) = load(&args_with(&f), &HashMap::new());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(c.parser, WireParser::Msgpack);
+    let (c, _) = load(&args_with(&f), &env(&[("SWITCHBOARD_PARSER", "json")]));
+    assert_eq!(c.parser, WireParser::Json);
+    let (c, _) = load(
+        &Flags::default(),
+        &env(&[("SWITCHBOARD_PARSER", "msgpack")]),
+    );
+    assert_eq!(c.parser, WireParser::Msgpack);
+    let err = load_err(&Flags::default(), &env(&[("SWITCHBOARD_PARSER", "cbor")]));
+    assert!(
+        err.starts_with("invalid environment variable SWITCHBOARD_PARSER: ")
+            && err.contains("cbor"),
+        "{err}"
+    );
 }
