@@ -129,6 +129,11 @@ impl Common {
             "peer" => Proto::Peer,
             p => die(&format!("--proto {p}: expected erp or peer")),
         };
+        match o.s("parser", "json").as_str() {
+            "json" => {}
+            "msgpack" => MSGPACK.store(true, std::sync::atomic::Ordering::Relaxed),
+            p => die(&format!("--parser {p}: expected json or msgpack")),
+        }
         Common {
             // Loopback only, by construction: there is no --host.
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
@@ -299,15 +304,133 @@ async fn sio_connect(c: &Common) -> Result<Ws, String> {
                 return Err(format!("expected OPEN, got {:.40}", lossy(s)));
             }
             opened = true;
-            ws.send_text("40")
-                .await
-                .map_err(|e| format!("send CONNECT: {e}"))?;
-        } else if s.starts_with(b"40") {
+            if msgpack() {
+                ws.send_binary(&mp::packet(0, None))
+                    .await
+                    .map_err(|e| format!("send CONNECT: {e}"))?;
+            } else {
+                ws.send_text("40")
+                    .await
+                    .map_err(|e| format!("send CONNECT: {e}"))?;
+            }
+        } else if s.starts_with(b"40") || mp::kind(s) == Some(0) {
             return Ok(ws);
+        } else if mp::kind(s) == Some(4) {
+            return Err(format!("connect_error {:.60}", lossy(s)));
         } else if s == b"2" {
             ws.send_text("3").await.map_err(|e| format!("pong: {e}"))?;
         } else if s.starts_with(b"44") {
             return Err(format!("connect_error {:.60}", lossy(s)));
+        }
+    }
+}
+
+/// `--parser msgpack`: the server speaks socket.io-msgpack-parser (erp fan-out over
+/// WebSocket only).
+static MSGPACK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn msgpack() -> bool {
+    MSGPACK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Send a `4…` Socket.IO packet given in its JSON form, converted when the server speaks
+/// msgpack.
+async fn send_sio(ws: &mut Ws, pkt: &str) -> Result<(), String> {
+    if !msgpack() {
+        return ws.send_text(pkt).await;
+    }
+    let json = pkt.strip_prefix("42").ok_or("only events are converted")?;
+    let v: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    ws.send_binary(&mp::packet(2, Some(&v))).await
+}
+
+/// The few msgpack shapes the generator writes and looks for.
+mod mp {
+    use serde_json::Value;
+
+    fn str_(out: &mut Vec<u8>, s: &str) {
+        let n = s.len();
+        if n < 32 {
+            out.push(0xa0 | n as u8);
+        } else if n < 256 {
+            out.extend([0xd9, n as u8]);
+        } else {
+            out.push(0xda);
+            out.extend((n as u16).to_be_bytes());
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn value(out: &mut Vec<u8>, v: &Value) {
+        match v {
+            Value::Null => out.push(0xc0),
+            Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+            Value::Number(n) => {
+                let u = n.as_u64().unwrap_or(0);
+                out.push(0xcf);
+                out.extend(u.to_be_bytes());
+            }
+            Value::String(s) => str_(out, s),
+            Value::Array(a) => {
+                out.push(0x90 | a.len().min(15) as u8);
+                a.iter().take(15).for_each(|x| value(out, x));
+            }
+            Value::Object(m) => {
+                out.push(0x80 | m.len().min(15) as u8);
+                for (k, x) in m.iter().take(15) {
+                    str_(out, k);
+                    value(out, x);
+                }
+            }
+        }
+    }
+
+    /// `{ type, data?, nsp: "/" }`.
+    pub fn packet(kind: u8, data: Option<&Value>) -> Vec<u8> {
+        let mut out = vec![if data.is_some() { 0x83 } else { 0x82 }];
+        str_(&mut out, "type");
+        out.push(kind);
+        if let Some(d) = data {
+            str_(&mut out, "data");
+            value(&mut out, d);
+        }
+        str_(&mut out, "nsp");
+        str_(&mut out, "/");
+        out
+    }
+
+    /// The `type` of a server packet (socket.io writes it first).
+    pub fn kind(s: &[u8]) -> Option<u8> {
+        (s.len() > 6 && s[0] & 0xf0 == 0x80 && &s[1..6] == b"\xa4type").then(|| s[6])
+    }
+
+    /// An EVENT whose name is `name`: `{ type: 2, data: [name, …], … }`.
+    pub fn is_event(s: &[u8], name: &[u8]) -> bool {
+        kind(s) == Some(2)
+            && s.get(7..12) == Some(&b"\xa4data"[..])
+            && s.get(12).is_some_and(|&b| b & 0xf0 == 0x90 || b == 0xdc)
+            && {
+                let at = if s[12] == 0xdc { 15 } else { 13 };
+                s.get(at) == Some(&(0xa0 | name.len() as u8))
+                    && s.get(at + 1..at + 1 + name.len()) == Some(name)
+            }
+    }
+
+    /// The integer after the key `ts`.
+    pub fn parse_ts(s: &[u8]) -> Option<u64> {
+        let i = s.windows(3).position(|w| w == b"\xa2ts")? + 3;
+        let m = *s.get(i)?;
+        let be = |n: usize| {
+            s.get(i + 1..i + 1 + n)
+                .map(|b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
+        };
+        match m {
+            0x00..=0x7f => Some(u64::from(m)),
+            0xcc => be(1),
+            0xcd => be(2),
+            0xce => be(4),
+            0xcf => be(8),
+            _ => None,
         }
     }
 }
@@ -669,7 +792,7 @@ async fn run_connect(o: &Opts) -> Value {
             let setup = async {
                 let mut ws = sio_connect(&c).await?;
                 let t_ack = t0.elapsed();
-                ws.send_text(&pkt)
+                send_sio(&mut ws, &pkt)
                     .await
                     .map_err(|e| format!("send subscribe: {e}"))?;
                 if c.proto == Proto::Peer {
@@ -789,7 +912,8 @@ struct Fan {
 impl Fan {
     /// A data frame read at `now` (unix ns): records now − ts. True for a warm-up (ts 0).
     fn on_data(&self, s: &[u8], now: u64) -> bool {
-        match parse_ts(s) {
+        let ts = if msgpack() { mp::parse_ts(s) } else { parse_ts(s) };
+        match ts {
             Some(0) => true,
             Some(ts) => {
                 if ts < self.step_start_ns.get() {
@@ -838,6 +962,22 @@ enum Seen {
 impl Fan {
     /// Record a data frame or the membership proof; say whether to pong or stop.
     fn on_packet(&self, s: &[u8], now: u64, proof: &str, ready: &mut bool) -> Seen {
+        if msgpack() && s != b"2" {
+            // the JSON prefixes `42["name"` name the events to look for
+            let name = |p: &[u8]| p[4..p.len() - 1].to_vec();
+            if mp::is_event(s, &name(data_prefix(self.proto))) {
+                if self.on_data(s, now) && !*ready {
+                    *ready = true;
+                    self.ready.set(self.ready.get() + 1);
+                }
+            } else if !*ready && mp::is_event(s, &name(proof.as_bytes())) {
+                *ready = true;
+                self.ready.set(self.ready.get() + 1);
+            } else if mp::kind(s) == Some(1) || s == b"1" {
+                return Seen::Closed;
+            }
+            return Seen::Other;
+        }
         if s == ws::SKIPPED {
             // A compressed data message left deflated (--inflate-every): counted, no latency.
             if *ready {
@@ -1333,7 +1473,7 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
                     return poll_connect(&c, &pkt).await.map(Sub::Polling);
                 }
                 let mut ws = sio_connect(&c).await?;
-                ws.send_text(&pkt)
+                send_sio(&mut ws, &pkt)
                     .await
                     .map_err(|e| format!("send subscribe: {e}"))?;
                 Ok(Sub::Ws(ws))
@@ -1365,7 +1505,7 @@ async fn run_fanout(o: &Opts, polling: bool) -> Value {
         let (pkt, proof) = subscribe_packet(c.proto, 0);
         match sio_connect(&c).await {
             Ok(mut ws) => {
-                let _ = ws.send_text(&pkt).await;
+                let _ = send_sio(&mut ws, &pkt).await;
                 tokio::task::spawn_local(slow_subscriber(
                     ws,
                     proof,

@@ -351,6 +351,12 @@ impl WsConn {
         self.flush().await
     }
 
+    /// One binary message (a `socket.io-msgpack-parser` packet).
+    pub async fn send_binary(&mut self, b: &[u8]) -> Result<(), String> {
+        self.feed(2, b);
+        self.flush().await
+    }
+
     /// Reads until `rbuf[rpos..]` holds at least `need` bytes' worth of progress: makes
     /// room (the unread tail moves to the front only when the free space is short) and
     /// does one read into the spare capacity. Cancel-safe.

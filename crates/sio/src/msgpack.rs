@@ -48,6 +48,9 @@ pub(crate) fn decode(mut input: &[u8]) -> Result<Decoded, PacketError> {
                 let s = read_str(rd)?.ok_or(PacketError::Payload)?;
                 ns = Some(s.to_owned());
             }
+            // notepack writes an `undefined` property (socket.io-client's CONNECT without
+            // auth has `data: undefined`): absent, as the npm decoder reads it
+            "id" | "data" if is_undefined(rd) => *rd = &rd[UNDEFINED.len()..],
             "id" => id = Some(read_uint(rd).ok_or(PacketError::Id)?),
             "data" => {
                 let first = peek(rd)?;
@@ -99,6 +102,13 @@ pub(crate) fn decode(mut input: &[u8]) -> Result<Decoded, PacketError> {
         data,
         bins,
     })
+}
+
+/// notepack.io's `undefined`: fixext 1, type 0, data 0.
+const UNDEFINED: [u8; 3] = [0xd4, 0x00, 0x00];
+
+fn is_undefined(rd: &[u8]) -> bool {
+    rd.starts_with(&UNDEFINED)
 }
 
 fn peek(rd: &&[u8]) -> Result<Marker, PacketError> {
@@ -307,8 +317,10 @@ fn to_json(
         return Err(PacketError::Payload);
     }
     out.push(if is_map { '{' } else { '[' });
-    for i in 0..container_len {
-        if i > 0 {
+    let mut first = true;
+    for _ in 0..container_len {
+        let start = out.len();
+        if !first {
             out.push(',');
         }
         if is_map {
@@ -337,9 +349,16 @@ fn to_json(
                 to_json(rd, out, bins, depth + 1)?;
                 out.push('"');
             }
+            if is_undefined(rd) {
+                // `{ a: undefined }`: no property, as `JSON.stringify` writes it
+                *rd = &rd[UNDEFINED.len()..];
+                out.truncate(start);
+                continue;
+            }
             out.push(':');
         }
         to_json(rd, out, bins, depth + 1)?;
+        first = false;
     }
     out.push(if is_map { '}' } else { ']' });
     Ok(())

@@ -202,7 +202,7 @@ fn round_trips_through_decode() {
 
 #[test]
 fn integer_keys_and_undefined() {
-    // { type: 2, nsp: "/", data: ["e", { 1: undefined-ext }] }
+    // { type: 2, nsp: "/", data: ["e", { 1: undefined, 2: 3 }] }
     let p = [
         0x83, 0xa4, b't', b'y', b'p', b'e', 0x02, 0xa3, b'n', b's', b'p', 0xa1, b'/', 0xa4, b'd',
         b'a', b't', b'a', 0x92, 0xa1, b'e', 0x81, 0x01, 0xd4, 0x00, 0x00,
