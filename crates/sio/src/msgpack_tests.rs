@@ -205,8 +205,12 @@ fn integer_keys_and_undefined() {
     // { type: 2, nsp: "/", data: ["e", { 1: undefined, 2: 3 }] }
     let p = [
         0x83, 0xa4, b't', b'y', b'p', b'e', 0x02, 0xa3, b'n', b's', b'p', 0xa1, b'/', 0xa4, b'd',
-        b'a', b't', b'a', 0x92, 0xa1, b'e', 0x81, 0x01, 0xd4, 0x00, 0x00,
+        b'a', b't', b'a', 0x92, 0xa1, b'e', 0x82, 0x01, 0xd4, 0x00, 0x00, 0x02, 0x03,
     ];
     let d = decode(&p).unwrap();
-    assert_eq!(d.data, r#"["e",{"1":null}]"#);
+    assert_eq!(d.data, r#"["e",{"2":3}]"#);
+    // an undefined array element is null, as `JSON.stringify` writes it
+    let mut q = p[..18].to_vec();
+    q.extend([0x92, 0xa1, b'e', 0xd4, 0x00, 0x00]);
+    assert_eq!(decode(&q).unwrap().data, r#"["e",null]"#);
 }
