@@ -16,6 +16,8 @@
 //!   publish  the publish API alone, closed loop, for lists of 1..n target rooms.
 //!   polling  `fanout` with Engine.IO long-polling subscribers (transport=polling, no upgrade).
 //!
+//! `--parser msgpack`: the server speaks socket.io-msgpack-parser (binary messages).
+//!
 //! Single-threaded on purpose (tokio current_thread + LocalSet): `run.sh` pins it to one
 //! core and every result carries the generator's own CPU use. Loopback targets only;
 //! every loop is bounded in count and time.
