@@ -669,6 +669,8 @@ pub(crate) fn encode_event(
 // The one place outgoing packets are encoded, per the server's parser: with the JSON
 // parser a text packet (its binaries as attachments), with msgpack one binary message.
 
+// Every argument is one field of the packet or of how it is framed (parser, compression).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn encode_event_id(
     parser: Parser,
     ns: &str,
