@@ -289,7 +289,7 @@ fn line_limit(sh: &ApiState) -> usize {
 /// are skipped; a line longer than `http_body_limit` is answered `payload_too_large` and
 /// skipped to its end. Read the answer as you write (it is produced as the lines arrive).
 #[utoipa::path(post, path = "/api/v1/publish/stream",
-    request_body(content = String, content_type = "application/x-ndjson", description = "one publish object (as for POST /api/v1/publish) per line"),
+    request_body(content = String, content_type = "text/plain", description = "newline-delimited JSON: one publish object (as for POST /api/v1/publish) per line; any content type is read the same (application/x-ndjson is the usual one)"),
     responses((status = 200, content_type = "application/x-ndjson", description = "one result line per input line, then {\"done\":true,\"published\":P,\"failed\":F}"),
         (status = 401, body = ErrorBody)),
     security(("api_key" = [])))]
