@@ -105,10 +105,14 @@ async fn connections_per_ip_are_capped_and_freed() {
     a.client.disconnect().await.unwrap();
     let deadline = tokio::time::Instant::now() + T;
     loop {
-        if srv.get("/api/v1/stats").await.1["data"]["connections"] == 1 {
+        // The socket goes first, its Engine.IO session (what the per-IP cap counts) just
+        // after: wait for both.
+        let stats = srv.get("/api/v1/stats").await.1;
+        let sessions = stats["data"]["addresses"][0]["sessions"].clone();
+        if stats["data"]["connections"] == 1 && sessions == 1 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline);
+        assert!(tokio::time::Instant::now() < deadline, "{stats}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let _c = TestClient::connect(&srv).await; // a slot is free again
