@@ -95,6 +95,7 @@ fuzz_target!(|data: &[u8]| {
         permission: permission.to_owned(),
         ack: AckShape::Room,
         on_join: None,
+        presence: false,
     };
     let Ok(rule) = Rule::from_def(&def, "fuzz") else {
         return;
