@@ -481,7 +481,8 @@ impl Namespace {
             PacketKind::Connect,
             &self.name,
             &ack,
-        );
+        )
+        .alone();
         s.0.session.push(&[frame], Class::Control);
         // The replay is bounded by the recovery buffer, not by `max_buffer`: a client that
         // was disconnected for being slow must get everything it missed in one go. Live

@@ -37,6 +37,14 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SCRATCH_BYTES));
 }
 
+/// How [`Conn::poll_flush`] stopped, other than on a full socket or empty queues.
+enum Flushed {
+    /// The connection is finished.
+    Done(DisconnectReason),
+    /// A frame was written alone (`Frame::alone`): yield before writing what follows.
+    Yield,
+}
+
 struct Conn<S, D> {
     io: S,
     srv: Arc<Engine<D>>,
@@ -87,7 +95,15 @@ pub(crate) async fn run<S, D>(
         closing: None,
     };
     drop(leftover);
-    let reason = poll_fn(|cx| c.poll(cx)).await;
+    let reason = loop {
+        match poll_fn(|cx| c.poll(cx)).await {
+            Some(reason) => break reason,
+            // After a frame written alone (`Frame::alone`): let the runtime poll its I/O
+            // driver before writing on (`yield_now` defers until then), as socket.io's
+            // engine writes the next packet from the previous write's callback.
+            None => tokio::task::yield_now().await,
+        }
+    };
     if c.probing {
         // A probe that never completed: the session continues on polling.
         c.sess.upgrading.store(false, Ordering::Release);
@@ -98,28 +114,32 @@ pub(crate) async fn run<S, D>(
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn<S, D> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<DisconnectReason> {
+    /// `Ready(Some)`: the connection is finished; `Ready(None)`: yield, then poll again.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<DisconnectReason>> {
         if !self.pending.is_empty() {
             if let Err(r) = self.process_pending() {
                 self.fail(r);
             }
         }
         loop {
-            if let Poll::Ready(r) = self.poll_flush(cx) {
-                return Poll::Ready(r);
+            match self.poll_flush(cx) {
+                Poll::Ready(Flushed::Done(r)) => return Poll::Ready(Some(r)),
+                Poll::Ready(Flushed::Yield) => return Poll::Ready(None),
+                Poll::Pending => {}
             }
             match self.poll_read(cx) {
                 Poll::Ready(Ok(true)) => continue, // handled input: maybe more to write
                 Poll::Ready(Ok(false)) => return Poll::Pending,
                 Poll::Ready(Err(r)) => {
                     if self.closing.is_none() {
-                        return Poll::Ready(r);
+                        return Poll::Ready(Some(r));
                     }
                     // keep flushing the close frame
-                    if let Poll::Ready(r) = self.poll_flush(cx) {
-                        return Poll::Ready(r);
-                    }
-                    return Poll::Pending;
+                    return match self.poll_flush(cx) {
+                        Poll::Ready(Flushed::Done(r)) => Poll::Ready(Some(r)),
+                        Poll::Ready(Flushed::Yield) => Poll::Ready(None),
+                        Poll::Pending => Poll::Pending,
+                    };
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -144,9 +164,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
         }
     }
 
-    /// Write until both queues are empty or the socket is full.
-    /// `Ready` means the connection is finished.
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<DisconnectReason> {
+    /// Write until both queues are empty or the socket is full (`Pending`), the connection
+    /// is finished, or a frame written alone asks the task to yield.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Flushed> {
         loop {
             // Control frames of this connection first (probe replies, pongs, close).
             if let Some(front) = self.local.front() {
@@ -162,12 +182,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                         }
                         continue;
                     }
-                    Poll::Ready(Err(_)) => return Poll::Ready(DisconnectReason::TransportError),
+                    Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Flushed::Done(DisconnectReason::TransportError))
+                    }
                     Poll::Pending => return Poll::Pending,
                 }
             }
             if let Some(r) = self.closing {
-                return Poll::Ready(r);
+                return Poll::Ready(Flushed::Done(r));
             }
             if self.probing {
                 return Poll::Pending;
@@ -218,6 +240,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                 let skip = if i == 0 { o.head_off } else { 0 };
                 iov[k] = IoSlice::new(&f.wire(deflate)[skip..]);
                 k += 1;
+                if f.alone {
+                    break;
+                }
             }
             match Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k]) {
                 Poll::Ready(Ok(mut n)) => {
@@ -225,6 +250,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                         .stats
                         .bytes_out
                         .fetch_add(n as u64, Ordering::Relaxed);
+                    let mut wrote_alone = false;
                     while n > 0 {
                         let left = o.queue[0].wire(deflate).len() - o.head_off;
                         if n >= left {
@@ -232,14 +258,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                             o.head_off = 0;
                             if let Some(f) = o.queue.pop_front() {
                                 o.bytes -= f.bytes.len();
+                                wrote_alone |= f.alone;
                             }
                         } else {
                             o.head_off += n;
                             n = 0;
                         }
                     }
+                    if wrote_alone && !o.queue.is_empty() {
+                        return Poll::Ready(Flushed::Yield);
+                    }
                 }
-                Poll::Ready(Err(_)) => return Poll::Ready(DisconnectReason::TransportError),
+                Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Flushed::Done(DisconnectReason::TransportError))
+                }
                 Poll::Pending => return Poll::Pending,
             }
         }

@@ -27,6 +27,9 @@ pub(crate) struct Frame {
     /// when compression is on and the payload reaches the threshold. Holds the compressed
     /// frame, or `bytes` again when compressing did not make it smaller.
     deflated: Option<Arc<OnceLock<Bytes>>>,
+    /// A WebSocket writer ends its `writev` batch after this frame and yields before writing
+    /// what follows (see [`Frame::alone`]).
+    pub(crate) alone: bool,
 }
 
 impl Frame {
@@ -37,6 +40,7 @@ impl Frame {
             bytes: ws::frame(ws::OP_TEXT, payload),
             binary: false,
             deflated: None,
+            alone: false,
         }
     }
     /// A binary Engine.IO message (a Socket.IO attachment).
@@ -46,7 +50,18 @@ impl Frame {
             bytes: ws::frame(ws::OP_BINARY, payload),
             binary: true,
             deflated: None,
+            alone: false,
         }
+    }
+    /// Write this frame in a `writev` of its own, and yield before the frames queued after
+    /// it: the CONNECT ack, so that it and the first events of the connection handler do
+    /// not reach the client in one TCP segment. socket.io's engine writes the next packet
+    /// only after the previous write's callback; clients written against that (the official
+    /// protocol test suite attaches its one-shot listener for the next message only after
+    /// handling the ack) would otherwise miss the event that arrives in the same read.
+    pub(crate) fn alone(mut self) -> Self {
+        self.alone = true;
+        self
     }
     /// Make this frame compressible for connections that negotiated `permessage-deflate`
     /// when its payload has at least `threshold` bytes (`None`: compression is off).
