@@ -767,6 +767,9 @@ async fn run_connect(o: &Opts) -> Value {
     let rss_before = pid.as_deref().and_then(proc_rss_kb);
     let h_ack = Rc::new(RefCell::new(hist(60_000_000_000)));
     let h_snap = Rc::new(RefCell::new(hist(60_000_000_000)));
+    // connect->snapshot per second of the storm (by the second the attempt started): the
+    // periodic ticks must not show up as one bad second.
+    let h_snap_sec: Rc<RefCell<Vec<Histogram<u64>>>> = Rc::new(RefCell::new(Vec::new()));
     let (connected, subscribed, failed, dropped) = (
         Rc::new(Cell::new(0u64)),
         Rc::new(Cell::new(0u64)),
@@ -781,6 +784,8 @@ async fn run_connect(o: &Opts) -> Value {
     for i in 0..clients {
         sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
         let (c, h_ack, h_snap) = (c.clone(), h_ack.clone(), h_snap.clone());
+        let h_snap_sec = h_snap_sec.clone();
+        let second = (i as f64 / rate) as usize;
         let (connected, subscribed, failed, dropped) = (
             connected.clone(),
             subscribed.clone(),
@@ -824,6 +829,11 @@ async fn run_connect(o: &Opts) -> Value {
                         h_snap
                             .borrow_mut()
                             .saturating_record(t.as_micros().max(1) as u64);
+                        let mut secs = h_snap_sec.borrow_mut();
+                        while secs.len() <= second {
+                            secs.push(hist(60_000_000_000));
+                        }
+                        secs[second].saturating_record(t.as_micros().max(1) as u64);
                         subscribed.set(subscribed.get() + 1);
                     }
                     // Hold: answer pings, ignore everything else.
@@ -875,13 +885,23 @@ async fn run_connect(o: &Opts) -> Value {
         .zip(rss_after)
         .map(|(a, b)| r3((b as f64 - a as f64) / n.max(1) as f64));
     let (ha, hs) = (h_ack.borrow().clone(), h_snap.borrow().clone());
+    let by_second: Vec<Value> = h_snap_sec
+        .borrow()
+        .iter()
+        .map(|h| lat_json(h, 1000.0))
+        .collect();
+    let worst_second_p99 = by_second
+        .iter()
+        .filter_map(|v| v["p99"].as_f64())
+        .fold(0.0f64, f64::max);
     let ok =
         n as usize == clients && (c.proto == Proto::Peer || subscribed.get() as usize == clients);
     eprintln!(
         "[connect {}] {}/{} connected, {} subscribed, {} failed, {} dropped | connect->snapshot ms p50 {} p99 {} max {} | \
-         RSS {:?} -> {:?} KiB = {:?} KiB/conn | util server {:?} gen {:?}",
+         worst second p99 {} | RSS {:?} -> {:?} KiB = {:?} KiB/conn | util server {:?} gen {:?}",
         c.label, n, clients, subscribed.get(), failed.get(), dropped.get(),
         lat_json(&hs, 1000.0)["p50"], lat_json(&hs, 1000.0)["p99"], lat_json(&hs, 1000.0)["max"],
+        worst_second_p99,
         rss_before, rss_after, per_conn, srv_util, gen_util
     );
     json!({
@@ -891,6 +911,8 @@ async fn run_connect(o: &Opts) -> Value {
         "dropped_during_hold": dropped.get(), "errors": errs_json(&errors.borrow()),
         "connect_to_ack_ms": lat_json(&ha, 1000.0),
         "connect_to_snapshot_ms": lat_json(&hs, 1000.0),
+        "connect_to_snapshot_ms_by_second": by_second,
+        "worst_second_snapshot_p99_ms": worst_second_p99,
         "rss_before_kb": rss_before, "rss_after_kb": rss_after, "rss_max_kb": samples.iter().max(),
         "rss_samples_kb": samples, "rss_per_conn_kb": per_conn,
         "connect_wall_s": connect_wall, "server_util": srv_util, "gen_util": gen_util, "others_util": others_util,

@@ -50,7 +50,7 @@ pub use adapter::{
 pub use common::{DisconnectReason, RemoteAddr, Stats};
 pub use config::{Config, Cors, Parser, Transports};
 pub use engine::session::Handshake;
-pub use ns::{BroadcastOperator, ConnectError, Namespace, NamespaceBuilder};
+pub use ns::{BroadcastOperator, ConnectError, Namespace, NamespaceBuilder, Paced};
 pub use packet::{PacketError, PacketKind};
 pub use server::{EngineHandler, EngineMessage, EngineSocket, Server, ServerBuilder};
 pub use socket::{AckError, AckReply, ArgError, Event, SendError, Socket};

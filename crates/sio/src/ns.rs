@@ -213,6 +213,61 @@ impl BroadcastOperator {
         let args = serde_json::to_string(data)?;
         Ok(self.emit_raw(event, args, Vec::new()))
     }
+    /// A broadcast delivered a page of members at a time ([`Paced::push`]), for large
+    /// periodic work: one emit pushes to every member under the namespace lock and wakes
+    /// every member's writer at once, so on a busy core the handshakes and events of other
+    /// clients wait behind thousands of writes. Paced, the caller yields between pages.
+    /// Always volatile and local (a re-sendable snapshot, this node's sockets); encoded
+    /// once; the members are those at this call, and a member that left its rooms before
+    /// its page is skipped.
+    pub fn paced<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Paced, serde_json::Error> {
+        let args = serde_json::to_string(data)?;
+        let ns = &self.ns;
+        let frames = encode_event(
+            ns.shared.config.parser,
+            &ns.name,
+            event,
+            &args,
+            &[],
+            None,
+            ns.shared.deflate_at(),
+        );
+        let members = {
+            let st = ns.lock();
+            let except: HashSet<&str> = self
+                .except
+                .iter()
+                .filter_map(|r| st.rooms.get(r))
+                .flat_map(|m| m.keys().map(|k| &**k))
+                .collect();
+            let mut seen = HashSet::new();
+            let targets: Vec<&IndexMap<Arc<str>, Socket>> = if self.rooms.is_empty() {
+                vec![&st.sockets]
+            } else {
+                self.rooms.iter().filter_map(|r| st.rooms.get(r)).collect()
+            };
+            let multi = targets.len() > 1;
+            targets
+                .into_iter()
+                .flat_map(|m| m.values())
+                .filter(|s| !except.contains(&*s.0.id) && (!multi || seen.insert(s.0.id.clone())))
+                .cloned()
+                .collect()
+        };
+        ns.shared.stats.broadcasts.fetch_add(1, Ordering::Relaxed);
+        Ok(Paced {
+            shared: ns.shared.clone(),
+            frames,
+            rooms: self.rooms.clone(),
+            members,
+            next: 0,
+            delivered: 0,
+        })
+    }
     /// Emit pre-encoded arguments (`args`: JSON values joined by commas).
     pub fn emit_raw(&self, event: &str, args: String, bins: Vec<bytes::Bytes>) -> usize {
         let msg = BroadcastMessage {
@@ -228,6 +283,55 @@ impl BroadcastOperator {
             return self.ns.deliver(&msg, None);
         }
         self.ns.adapter.broadcast(&self.ns, msg)
+    }
+}
+
+/// A volatile local broadcast being delivered page by page: [`BroadcastOperator::paced`].
+pub struct Paced {
+    shared: Arc<Shared>,
+    frames: Arc<[Frame]>,
+    rooms: Vec<Arc<str>>,
+    members: Vec<Socket>,
+    next: usize,
+    delivered: usize,
+}
+
+impl Paced {
+    /// Queue the broadcast for the next `page` members; `true` while members remain.
+    /// A full queue drops it (counted, as any volatile packet).
+    pub fn push(&mut self, page: usize) -> bool {
+        let end = self.next.saturating_add(page).min(self.members.len());
+        let stats = &self.shared.stats;
+        let mut delivered = 0;
+        for s in &self.members[self.next..end] {
+            let member = s.0.connected.load(Ordering::Acquire)
+                && (self.rooms.is_empty()
+                    || s.0.rooms.lock().iter().any(|r| self.rooms.contains(r)));
+            if !member {
+                continue;
+            }
+            match s.0.session.push(&self.frames, Class::Volatile) {
+                Pushed::Queued => delivered += 1,
+                Pushed::Dropped | Pushed::Overflow => {
+                    stats.volatile_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Pushed::Closed => {}
+            }
+        }
+        stats
+            .deliveries
+            .fetch_add(delivered as u64, Ordering::Relaxed);
+        self.delivered += delivered;
+        self.next = end;
+        self.next < self.members.len()
+    }
+    /// Sockets it was queued for so far.
+    pub fn delivered(&self) -> usize {
+        self.delivered
+    }
+    /// Members not pushed to yet.
+    pub fn remaining(&self) -> usize {
+        self.members.len() - self.next
     }
 }
 

@@ -136,3 +136,45 @@ async fn first_emit_after_connect_is_never_lost() {
     }
     assert_eq!(srv.io.of("/").unwrap().room_size("first"), 200);
 }
+
+#[tokio::test]
+async fn paced_broadcast_reaches_the_members_of_its_start_page_by_page() {
+    let srv = TestServer::spawn(app(fast_config(), Default::default())).await;
+    let mut members = Vec::new();
+    for t in ["a", "b", "c", "d"] {
+        let (mut c, _) = Ws::connect(srv.addr, "").await;
+        c.send("42[\"join\",\"r\"]").await;
+        sync(&mut c, t).await;
+        members.push(c);
+    }
+    let (mut outside, _) = Ws::connect(srv.addr, "").await;
+    let all = srv.io.of("/").unwrap();
+    let stats = srv.io.stats();
+    let (deliveries, broadcasts) = (
+        stats.deliveries.load(Relaxed),
+        stats.broadcasts.load(Relaxed),
+    );
+    let mut p = all.to("r").paced("msg", &"tick").unwrap();
+    assert_eq!(p.remaining(), 4);
+    assert!(p.push(1), "members remain after the first page");
+    // Between pages: b leaves the room, a latecomer joins it.
+    let (mut late, _) = Ws::connect(srv.addr, "").await;
+    late.send("42[\"join\",\"r\"]").await;
+    sync(&mut late, "late").await;
+    members[1].send("42[\"leave\",\"r\"]").await;
+    sync(&mut members[1], "b2").await;
+    assert!(!p.push(10), "the last page");
+    assert_eq!(p.delivered(), 3);
+    assert_eq!(stats.deliveries.load(Relaxed) - deliveries, 3);
+    assert_eq!(stats.broadcasts.load(Relaxed) - broadcasts, 1);
+    // a, c, d get the tick (volatile: no offset appended) before the next broadcast;
+    // b (left), the latecomer and the outsider get the next broadcast first.
+    all.broadcast().emit("msg", &"after").unwrap();
+    for i in [0, 2, 3] {
+        assert_eq!(members[i].recv_text().await, "42[\"msg\",\"tick\"]");
+        assert_eq!(msg_data(&members[i].recv_text().await), "after");
+    }
+    for c in [&mut members[1], &mut late, &mut outside] {
+        assert_eq!(msg_data(&c.recv_text().await), "after");
+    }
+}

@@ -199,34 +199,38 @@ impl Feeds {
             t.clone(),
             kpi_every,
             "kpi",
-            Kpis::tick,
+            |k| async move { k.tick().await },
         );
         tick(
             Arc::downgrade(&self.dashboard),
             t.clone(),
             dashboard_every,
             "dashboard",
-            Dashboard::tick,
+            |d| async move { d.tick() },
         );
         tick(
             Arc::downgrade(&self.load),
             t,
             dashboard_every,
             "load_balancing_metrics",
-            LoadMetrics::tick,
+            |l| async move { l.tick() },
         );
     }
 }
 
-/// Call `f` on `feature` every `every` (the first tick one period after start), timing
-/// each call into `feed_tick_duration_seconds`.
-fn tick<T: Send + Sync + 'static>(
+/// Run `f` on `feature` every `every` (the first tick one period after start), timing
+/// each run into `feed_tick_duration_seconds` (a paced tick's whole run, yields included).
+fn tick<T, F, Fut>(
     feature: Weak<T>,
     telemetry: Weak<Telemetry>,
     every: Duration,
     name: &'static str,
-    f: fn(&T),
-) {
+    f: F,
+) where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut iv = tokio::time::interval(every);
         iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -237,7 +241,7 @@ fn tick<T: Send + Sync + 'static>(
                 return;
             };
             let started = std::time::Instant::now();
-            f(&feature);
+            f(feature).await;
             if let Some(t) = telemetry.upgrade() {
                 let label = vec![("feed".to_owned(), name.to_owned())];
                 t.tick_seconds
