@@ -91,6 +91,9 @@ impl App {
         if let Some((cl, adapter)) = &cluster {
             tracing::info!(node = %cl.node_id, stream = %config.redis_stream, "cluster mode");
             cl.start(adapter);
+            if !cl.joined(Duration::from_secs(5)).await {
+                tracing::warn!(node = %cl.node_id, "cluster bus not reachable yet: starting degraded");
+            }
         }
 
         feeds.spawn_ticks(

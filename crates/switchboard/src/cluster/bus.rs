@@ -204,6 +204,7 @@ async fn reader(adapter: std::sync::Weak<BusAdapter>) {
         };
         last = Some(from);
         cl.up();
+        cl.reader_ready.send_replace(true);
         backoff.reset();
         // Read until the connection fails.
         while let Some(id) = last.clone() {

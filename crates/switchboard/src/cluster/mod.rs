@@ -57,6 +57,9 @@ pub struct Cluster {
     /// The stream's epoch: a random value kept in Redis; sessions made under another
     /// epoch (Redis was flushed, the stream recreated) are not recovered.
     epoch: parking_lot::Mutex<String>,
+    /// Set by the stream reader once it has the epoch and the stream's newest id (see
+    /// [`Cluster::joined`]).
+    reader_ready: tokio::sync::watch::Sender<bool>,
 }
 
 /// The Redis keys this cluster owns.
@@ -143,6 +146,7 @@ impl Cluster {
             feeds,
             telemetry,
             epoch: parking_lot::Mutex::new(String::new()),
+            reader_ready: tokio::sync::watch::channel(false).0,
         }))
     }
 
@@ -160,6 +164,17 @@ impl Cluster {
         nodes::spawn(self.clone());
         presence::start(self);
         self.spawn_cache_relay();
+    }
+
+    /// Wait (at most `within`) until the reader has read the stream's epoch and newest id.
+    /// Sockets that connect before then are served, but their sessions cannot be
+    /// recovered on another node (their records carry no epoch), so a node listens only
+    /// after this, or after `within` with the bus still down (then it starts degraded).
+    pub async fn joined(&self, within: Duration) -> bool {
+        let mut ready = self.reader_ready.subscribe();
+        tokio::time::timeout(within, ready.wait_for(|r| *r))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The Redis connection for commands (cheap clone).
