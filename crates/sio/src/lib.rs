@@ -53,4 +53,4 @@ pub use engine::session::Handshake;
 pub use ns::{BroadcastOperator, ConnectError, Namespace, NamespaceBuilder, Paced};
 pub use packet::{PacketError, PacketKind};
 pub use server::{EngineHandler, EngineMessage, EngineSocket, Server, ServerBuilder};
-pub use socket::{AckError, AckReply, ArgError, Event, SendError, Socket};
+pub use socket::{AckError, AckReply, ArgError, Event, Observer, SendError, Socket};

@@ -18,7 +18,7 @@ use crate::engine::session::{Class, Frame, Pushed};
 use crate::msgpack;
 use crate::packet::{Encoder, PacketKind};
 use crate::recovery::{self, Recovery, Restored};
-use crate::socket::{Event, SioData, SioSession, Socket};
+use crate::socket::{Event, Observer, SioData, SioSession, Socket};
 
 /// A session found again for a reconnecting client: from this namespace's own store, or
 /// from the adapter's (a cluster).
@@ -160,6 +160,7 @@ pub struct Namespace {
     pub(crate) shared: Arc<Shared>,
     pub(crate) engine: Weak<Engine<SioData>>,
     adapter: Arc<dyn Adapter>,
+    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 /// Targets of an emit: rooms, exceptions, volatility. Built by [`Namespace::to`] and
@@ -341,6 +342,7 @@ impl Namespace {
         shared: Arc<Shared>,
         engine: Weak<Engine<SioData>>,
         adapter: Arc<dyn Adapter>,
+        observer: Option<Arc<dyn Observer>>,
     ) -> Self {
         let c = &shared.config;
         let recovery = c.recovery.map(|window| {
@@ -363,6 +365,7 @@ impl Namespace {
             shared,
             engine,
             adapter,
+            observer,
         }
     }
 
@@ -706,6 +709,9 @@ impl Namespace {
             self.adapter
                 .session_changed(s, SessionChange::Joined { room, at });
         }
+        if let (true, Some(o)) = (added, &self.observer) {
+            o.joined(s, room);
+        }
         true
     }
 
@@ -727,6 +733,9 @@ impl Namespace {
         if was && s.0.pid.is_some() {
             self.adapter
                 .session_changed(s, SessionChange::Left { room });
+        }
+        if let (true, Some(o)) = (was, &self.observer) {
+            o.left(s, room);
         }
         was
     }

@@ -25,7 +25,7 @@ use crate::engine::session::{Class, Frame};
 use crate::msgpack;
 use crate::ns::{Namespace, NamespaceBuilder};
 use crate::packet::{self, Packet, PacketKind};
-use crate::socket::{Event, PartialBinary, SioData, SioSession, Socket};
+use crate::socket::{Event, Observer, PartialBinary, SioData, SioSession, Socket};
 
 /// A raw Engine.IO message handler (used instead of Socket.IO, e.g. by an echo server).
 pub type EngineHandler = Arc<dyn Fn(&EngineSocket, EngineMessage) + Send + Sync>;
@@ -71,6 +71,7 @@ pub struct ServerBuilder {
     namespaces: Vec<NamespaceBuilder>,
     adapter: Arc<dyn Adapter>,
     engine_handler: Option<EngineHandler>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl ServerBuilder {
@@ -91,6 +92,12 @@ impl ServerBuilder {
     /// Route broadcasts through `adapter` (default: [`LocalAdapter`]).
     pub fn adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
         self.adapter = adapter;
+        self
+    }
+
+    /// Report every namespace's socket events to `observer` (admin tools).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -128,6 +135,7 @@ impl ServerBuilder {
                                 shared.clone(),
                                 weak.clone(),
                                 self.adapter.clone(),
+                                self.observer.clone(),
                             )),
                         )
                     })
@@ -168,6 +176,7 @@ impl Server {
             namespaces: Vec::new(),
             adapter: Arc::new(LocalAdapter),
             engine_handler: None,
+            observer: None,
         }
     }
 
@@ -196,6 +205,13 @@ impl Server {
     /// A namespace by name.
     pub fn of(&self, name: &str) -> Option<Arc<Namespace>> {
         self.sio.namespaces.get(name).cloned()
+    }
+
+    /// Every namespace, by name.
+    pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
+        let mut v: Vec<_> = self.sio.namespaces.values().cloned().collect();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
     }
 
     /// Open Engine.IO sessions from `ip`; counted only when `max_sessions_per_ip` or

@@ -226,6 +226,27 @@ enum Job {
     Event(Event),
 }
 
+/// Sees what happens to the sockets of every namespace, as socket.io's admin
+/// instrumentation does with its listeners (`ServerBuilder::observer`). Called inline on
+/// the engine's tasks: implementations return quickly (count, or queue for later) and
+/// never block. Without an observer each hook costs one `Option` check.
+#[allow(unused_variables)]
+pub trait Observer: Send + Sync + 'static {
+    /// A socket connected (after its CONNECT ack).
+    fn connected(&self, socket: &Socket) {}
+    /// A connected socket left its namespace.
+    fn disconnected(&self, socket: &Socket, reason: DisconnectReason) {}
+    /// A socket joined `room` (it was not a member).
+    fn joined(&self, socket: &Socket, room: &str) {}
+    /// A socket left `room` (it was a member).
+    fn left(&self, socket: &Socket, room: &str) {}
+    /// A client event reached the namespace (before its handler runs).
+    fn received(&self, socket: &Socket, event: &Event) {}
+    /// An event was emitted to this one socket (`args`: JSON values joined by commas).
+    /// Broadcasts are not reported per member, as in socket.io's `onAnyOutgoing`.
+    fn sent(&self, socket: &Socket, event: &str, args: &str) {}
+}
+
 #[derive(Default)]
 struct Inbox {
     queue: VecDeque<Job>,
@@ -285,6 +306,11 @@ impl Socket {
     /// recovery is off). A session store keys sessions by it; never send it to others.
     pub fn pid(&self) -> Option<&str> {
         self.0.pid.as_deref()
+    }
+    /// The Engine.IO session id (socket.io's `socket.conn.id`, the admin UI's `clientId`).
+    /// Like the recovery id it lets its holder act as the client: never send it to others.
+    pub fn session_id(&self) -> &str {
+        &self.0.session.sid
     }
     /// The request that opened the underlying Engine.IO session.
     pub fn handshake(&self) -> &Handshake {
@@ -374,6 +400,7 @@ impl Socket {
             None,
             self.0.ns.shared.deflate_at(),
         );
+        self.observe_sent(event, &args);
         self.push(&frames, Class::Volatile)
     }
     /// Emit pre-encoded arguments (JSON values joined by commas) and attachments.
@@ -391,7 +418,14 @@ impl Socket {
             None,
             self.0.ns.shared.deflate_at(),
         );
+        self.observe_sent(event, args);
         self.push(&frames, Class::Reliable)
+    }
+
+    fn observe_sent(&self, event: &str, args: &str) {
+        if let Some(o) = &self.0.ns.observer {
+            o.sent(self, event, args);
+        }
     }
     /// Emit and wait for the client's acknowledgement (`timeout`: the server default if `None`).
     pub async fn emit_with_ack<T: Serialize + ?Sized>(
@@ -414,6 +448,7 @@ impl Socket {
             Some(id),
             self.0.ns.shared.deflate_at(),
         );
+        self.observe_sent(event, &args);
         if let Err(e) = self.push(&frames, Class::Reliable) {
             self.0.acks.lock().remove(&id);
             return Err(e.into());
@@ -442,6 +477,15 @@ impl Socket {
         self.close(DisconnectReason::ServerNamespaceDisconnect);
     }
 
+    /// Disconnect this socket and close its connection with every other socket on it
+    /// (socket.io's `socket.disconnect(true)`).
+    pub fn close_connection(&self) {
+        self.disconnect();
+        if let Some(srv) = self.0.ns.engine.upgrade() {
+            srv.close_session(&self.0.session, DisconnectReason::ServerNamespaceDisconnect);
+        }
+    }
+
     /// Leave the namespace: rooms, recovery, disconnect handler, pending acks.
     pub(crate) fn close(&self, reason: DisconnectReason) {
         self.0
@@ -460,6 +504,9 @@ impl Socket {
         // into the recovery store.
         if let Some(h) = &ns.handlers.disconnect {
             self.guard("disconnect", || h(self, reason));
+        }
+        if let Some(o) = &ns.observer {
+            self.guard("observer", || o.disconnected(self, reason));
         }
         if let Some(rooms) = rooms {
             ns.session_closed(self, reason.is_recoverable());
@@ -621,6 +668,9 @@ impl Socket {
                 if let Some(h) = &ns.handlers.connection {
                     self.guard("connection", || h(self));
                 }
+                if let Some(o) = &ns.observer {
+                    self.guard("observer", || o.connected(self));
+                }
                 true
             }
         }
@@ -629,6 +679,9 @@ impl Socket {
     /// Hand a client event to its handler, keeping the client's order.
     pub(crate) fn dispatch(&self, ev: Event) {
         let ns = &self.0.ns;
+        if let Some(o) = &ns.observer {
+            o.received(self, &ev);
+        }
         let Some(handler) = ns
             .handlers
             .events

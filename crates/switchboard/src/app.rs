@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use anyhow::Context;
 
+use crate::admin::Admin;
 use crate::api::{ApiKeys, ApiState};
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -41,7 +42,7 @@ impl App {
                     crate::support::redact::url(&config.database_url)
                 )
             })?;
-        let verifier = crate::identity::Verifier::from_config(&config)?;
+        let verifier = Arc::new(crate::identity::Verifier::from_config(&config)?);
         let keys = Arc::new(ApiKeys::new(match &config.api_keys_file {
             Some(path) => crate::config::load_api_keys_file(path)?,
             None => config.api_keys.clone(),
@@ -68,7 +69,7 @@ impl App {
         let cluster = match &config.redis_url {
             Some(url) => {
                 let mut c = config.clone();
-                c.node_id = Some(node_id);
+                c.node_id = Some(node_id.clone());
                 let cl = Cluster::new(&c, url, hub.clone(), feeds.clone(), telemetry.clone())
                     .await
                     .context("cluster mode: the Redis URL")?;
@@ -80,14 +81,28 @@ impl App {
         let gateway = Arc::new(Gateway::new(
             rules,
             gateway_limits(&config),
-            verifier,
+            verifier.clone(),
             feeds.clone(),
             telemetry.clone(),
         ));
         let adapter = cluster
             .as_ref()
             .map(|(_, a)| a.clone() as Arc<dyn sio::Adapter>);
-        hub.bind(gateway.build(config.sio_config(), adapter));
+        let admin = Admin::from_config(
+            &config,
+            verifier.clone(),
+            telemetry.clone(),
+            hub.clone(),
+            node_id.clone(),
+        );
+        let mut engine = gateway.builder(config.sio_config(), adapter);
+        if let Some(admin) = &admin {
+            engine = admin.install(engine);
+        }
+        hub.bind(engine.build());
+        if let Some(admin) = &admin {
+            admin.spawn_stats();
+        }
         if let Some((cl, adapter)) = &cluster {
             tracing::info!(node = %cl.node_id, stream = %config.redis_stream, "cluster mode");
             cl.start(adapter);
@@ -114,7 +129,11 @@ impl App {
             max_json_depth: config.max_json_depth,
             http_body_limit: config.http_body_limit,
         });
-        let router = crate::api::router(state, keys.clone(), &config);
+        let admin_jwt = crate::api::AdminJwt {
+            verifier,
+            role: config.admin_role.clone(),
+        };
+        let router = crate::api::router(state, keys.clone(), Some(admin_jwt), &config);
         Ok(App {
             config,
             keys,

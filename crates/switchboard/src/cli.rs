@@ -30,6 +30,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Mint a development JWT (HS256) with the configured secret.
     Token(TokenArgs),
+    /// Read a password on stdin and print its bcrypt hash (for `admin_password_hash`).
+    HashPassword,
 }
 
 /// Options of `token`.

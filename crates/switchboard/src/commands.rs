@@ -1,4 +1,5 @@
-//! The one-shot subcommands: `check-config`, `token`, `publish` (`serve` is [`crate::App`]).
+//! The one-shot subcommands: `check-config`, `token`, `publish`, `hash-password` (`serve`
+//! is [`crate::App`]).
 
 use anyhow::Context;
 
@@ -60,5 +61,18 @@ pub async fn publish_cli(args: crate::cli::PublishArgs) -> anyhow::Result<()> {
     let text = resp.text().await?;
     println!("{text}");
     anyhow::ensure!(status.is_success(), "publish failed with HTTP {status}");
+    Ok(())
+}
+
+/// `switchboard hash-password`: the bcrypt hash (cost 12) of the first line of stdin,
+/// for `admin_password_hash`. The password never appears in arguments or shell history.
+pub fn hash_password() -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(!password.is_empty(), "empty password on stdin");
+    println!("{}", bcrypt::hash(password, 12)?);
     Ok(())
 }

@@ -24,6 +24,7 @@
 //! `gateway` and `api` are two ways into the same features and the same engine (`sio`);
 //! `rules` knows nothing about sockets or HTTP.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -35,5 +35,6 @@ async fn run(fds: std::io::Result<switchboard::fdtable::FdSetup>) -> anyhow::Res
         Command::CheckConfig(args) => switchboard::commands::check_config(&args, &env),
         Command::Publish(args) => switchboard::commands::publish_cli(args).await,
         Command::Token(args) => switchboard::commands::token_cli(&args, &env),
+        Command::HashPassword => switchboard::commands::hash_password(),
     }
 }

@@ -46,6 +46,12 @@ pub struct Counters {
     pub api_errors: AtomicU64,
     /// Connections refused for a missing or invalid token.
     pub auth_failures: AtomicU64,
+    /// Admin namespace sign-ins refused (wrong password, non-admin or invalid token).
+    pub admin_sign_in_failures: AtomicU64,
+    /// Admin actions carried out (emit, join, leave, disconnect).
+    pub admin_actions: AtomicU64,
+    /// Admin actions refused (read-only mode, malformed arguments).
+    pub admin_refused: AtomicU64,
     /// Client events refused by the per-socket rate limit.
     pub rate_limited: AtomicU64,
     /// Sockets disconnected for a sustained rate over the limit.
@@ -440,6 +446,24 @@ impl Collector for Live {
             "api_errors",
             "HTTP API requests refused",
             c.api_errors.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "admin_sign_in_failures",
+            "Admin namespace sign-ins refused",
+            c.admin_sign_in_failures.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "admin_actions",
+            "Admin UI actions carried out",
+            c.admin_actions.load(Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "admin_refused",
+            "Admin UI actions refused",
+            c.admin_refused.load(Relaxed),
         )?;
         counter(
             &mut enc,

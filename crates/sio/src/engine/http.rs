@@ -244,6 +244,9 @@ fn handshake<B, D>(srv: &Engine<D>, req: &Request<B>, query: String) -> Result<H
         headers,
         query,
         remote: req.extensions().get::<RemoteAddr>().map(|r| r.0),
+        issued_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
     })
 }
 

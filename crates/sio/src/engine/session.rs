@@ -156,6 +156,8 @@ pub struct Handshake {
     pub query: String,
     /// Peer address, when the HTTP layer provided a [`crate::RemoteAddr`].
     pub remote: Option<SocketAddr>,
+    /// When the handshake arrived (unix milliseconds).
+    pub issued_ms: u64,
 }
 
 impl Handshake {

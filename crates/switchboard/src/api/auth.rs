@@ -7,6 +7,10 @@
 //! scope is refused to every scoped key instead of silently accepting it. Keys live in
 //! [`ApiKeys`] and are replaced on SIGHUP from `api_keys_file` (rotation without a
 //! restart).
+//!
+//! An admin's JWT ([`AdminJwt`]: the clients' token whose `roles` hold `admin_role`) is
+//! accepted like an `admin`-scoped key, so an operator opens the monitor with their own
+//! sign-in instead of a shared key.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
@@ -21,6 +25,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::config::ApiKey;
+use crate::identity::Verifier;
 use crate::net::ClientAddr;
 use crate::telemetry::{inc, Telemetry};
 
@@ -41,6 +46,14 @@ impl ApiKeys {
     pub fn is_empty(&self) -> bool {
         self.0.read().is_empty()
     }
+}
+
+/// Admin JWTs: verified with the clients' verifier, admitted with `role`.
+pub struct AdminJwt {
+    /// The clients' token verifier.
+    pub verifier: Arc<Verifier>,
+    /// The role that makes a token an admin's.
+    pub role: String,
 }
 
 /// The scopes each route accepts, by method and route template.
@@ -81,11 +94,13 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self,
         keys: Arc<ApiKeys>,
         telemetry: Arc<Telemetry>,
+        admin_jwt: Option<AdminJwt>,
         extra: Router<S>,
     ) -> Router<S> {
         let guard = Arc::new(Guard {
             keys,
             telemetry,
+            admin_jwt,
             scopes: self.scopes,
         });
         self.router
@@ -103,6 +118,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
 struct Guard {
     keys: Arc<ApiKeys>,
     telemetry: Arc<Telemetry>,
+    admin_jwt: Option<AdminJwt>,
     scopes: ScopeTable,
 }
 
@@ -133,7 +149,37 @@ impl Guard {
             .map(|(_, s)| *s)
     }
 
+    /// An API key, or else an admin's JWT on a route that accepts `admin` keys.
     fn check(&self, req: &Request) -> Result<(), ApiError> {
+        let refused = match self.check_key(req) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let (Some(jwt), Some(token)) = (&self.admin_jwt, bearer(req)) else {
+            return Err(refused);
+        };
+        if token.split('.').count() != 3 {
+            return Err(refused);
+        }
+        let who = jwt.verifier.identify(Some(token)).map_err(|e| {
+            tracing::debug!(error = %e, "admin token refused");
+            ApiError::Unauthorized
+        })?;
+        if !who.roles.iter().any(|r| *r == jwt.role) {
+            return Err(ApiError::Forbidden(
+                "this token does not carry the admin role",
+            ));
+        }
+        if self.declared(req).unwrap_or_default().contains(&"admin") {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "an admin token opens the monitoring routes only; use an API key",
+            ))
+        }
+    }
+
+    fn check_key(&self, req: &Request) -> Result<(), ApiError> {
         let keys = self.keys.0.read();
         if keys.is_empty() {
             // A request carrying forwarding headers came through a proxy: never "loopback".
@@ -145,14 +191,7 @@ impl Guard {
                 )),
             };
         }
-        let presented = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, key)| key.trim())
-            .ok_or(ApiError::Unauthorized)?;
+        let presented = bearer(req).ok_or(ApiError::Unauthorized)?;
         // Compare against every key (no early exit) so timing says nothing about which
         // matched.
         let mut matched = None;
@@ -175,6 +214,16 @@ impl Guard {
             ))
         }
     }
+}
+
+/// The `Authorization: Bearer` value.
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
 }
 
 #[cfg(test)]
@@ -211,6 +260,7 @@ mod tests {
             .guarded(
                 keys,
                 telemetry,
+                None,
                 Router::new().route("/later", get(|| async { "ok" })),
             )
     }

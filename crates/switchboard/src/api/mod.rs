@@ -10,7 +10,7 @@ pub mod pages;
 pub mod publish;
 pub mod stats;
 
-pub use auth::{ApiKeys, Routes};
+pub use auth::{AdminJwt, ApiKeys, Routes};
 pub use error::{ApiError, ErrorBody};
 pub use publish::{publish, PublishRequest};
 
@@ -149,9 +149,14 @@ fn api_routes() -> Routes<Arc<ApiState>> {
 }
 
 /// Everything served on the listening port.
-pub fn router(sh: Arc<ApiState>, keys: Arc<ApiKeys>, config: &Config) -> Router {
+pub fn router(
+    sh: Arc<ApiState>,
+    keys: Arc<ApiKeys>,
+    admin_jwt: Option<AdminJwt>,
+    config: &Config,
+) -> Router {
     let api = api_routes()
-        .guarded(keys, sh.telemetry.clone(), Router::new())
+        .guarded(keys, sh.telemetry.clone(), admin_jwt, Router::new())
         .layer(DefaultBodyLimit::max(config.http_body_limit))
         .layer(middleware::from_fn(traced));
     let cors = cors_layer(&config.cors_origins);
@@ -171,6 +176,9 @@ pub fn router(sh: Arc<ApiState>, keys: Arc<ApiKeys>, config: &Config) -> Router 
         )
         .route("/demo", get(pages::demo))
         .route("/monitor", get(pages::monitor))
+        .route("/admin-ui", get(crate::admin::ui::redirect))
+        .route("/admin-ui/", get(crate::admin::ui::index))
+        .route("/admin-ui/{*file}", get(crate::admin::ui::file))
         .route("/static/{file}", get(pages::asset))
         .route("/socket.io/socket.io.js", get(client_js))
         .route("/socket.io/socket.io.min.js", get(client_js))

@@ -155,6 +155,11 @@ pub(super) const ENV_KEYS: &[(&str, Kind)] = &[
     ("api_keys_file", Kind::Str),
     ("otel_endpoint", Kind::Str),
     ("jwt_public_key_file", Kind::Str),
+    ("admin_username", Kind::Str),
+    ("admin_password_hash", Kind::Str),
+    ("admin_read_only", Kind::Bool),
+    ("admin_role", Kind::Str),
+    ("admin_cors_origins", Kind::List),
 ];
 
 /// Top-level keys only the file can set.

@@ -238,6 +238,24 @@ pub struct Config {
     /// default) falls back to `OTEL_EXPORTER_OTLP_ENDPOINT`, and without either tracing
     /// export is off.
     pub otel_endpoint: Option<String>,
+    /// The Socket.IO Admin UI's user name (`/admin` namespace, `/admin-ui/`). With
+    /// `admin_password_hash` it turns the admin namespace on. Defaults to none (off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_username: Option<String>,
+    /// bcrypt hash of the admin password (`switchboard hash-password` makes one).
+    /// Defaults to none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_password_hash: Option<Secret>,
+    /// Admins may watch but not act (no emit, join, leave or disconnect). Defaults to
+    /// `false`.
+    pub admin_read_only: bool,
+    /// The JWT role (`roles` claim) that makes a token an admin's: it opens the admin
+    /// namespace and the monitor's data routes like an `admin`-scoped API key. Defaults
+    /// to `admin`.
+    pub admin_role: String,
+    /// Extra CORS origins for the Socket.IO endpoint so a hosted Admin UI (e.g.
+    /// `https://admin.socket.io`) can connect. Defaults to none.
+    pub admin_cors_origins: Vec<String>,
     /// Socket.IO wire format: `json` or `msgpack` (`socket.io-msgpack-parser`).
     /// Defaults to `json`.
     pub parser: WireParser,
@@ -364,6 +382,11 @@ impl Default for Config {
             max_json_depth: 32,
             api_keys_file: None,
             otel_endpoint: None,
+            admin_username: None,
+            admin_password_hash: None,
+            admin_read_only: false,
+            admin_role: "admin".into(),
+            admin_cors_origins: Vec::new(),
             jwt_public_key_file: None,
             rules: RulesConfig::default(),
         }
@@ -425,6 +448,11 @@ impl fmt::Debug for Config {
             presence_max_users,
             api_keys_file,
             otel_endpoint,
+            admin_username,
+            admin_password_hash,
+            admin_read_only,
+            admin_role,
+            admin_cors_origins,
             jwt_public_key_file,
             rules,
         } = self;
@@ -482,6 +510,11 @@ impl fmt::Debug for Config {
             .field("presence_max_users", presence_max_users)
             .field("api_keys_file", api_keys_file)
             .field("otel_endpoint", otel_endpoint)
+            .field("admin_username", admin_username)
+            .field("admin_password_hash", admin_password_hash)
+            .field("admin_read_only", admin_read_only)
+            .field("admin_role", admin_role)
+            .field("admin_cors_origins", admin_cors_origins)
             .field("jwt_public_key_file", jwt_public_key_file)
             .field("rules", rules)
             .finish()
@@ -543,9 +576,16 @@ impl Config {
     /// The engine settings this config implies. Fields Switchboard does not expose
     /// keep `sio::Config`'s defaults.
     pub fn sio_config(&self) -> sio::Config {
-        let cors = match self.cors_origins.as_slice() {
+        // The hosted Admin UI's origins are allowed on the Socket.IO endpoint only.
+        let origins: Vec<String> = self
+            .cors_origins
+            .iter()
+            .chain(&self.admin_cors_origins)
+            .cloned()
+            .collect();
+        let cors = match origins.as_slice() {
             [] => sio::Cors::Disabled,
-            [any] if any == "*" => sio::Cors::Any,
+            list if list.iter().any(|o| o == "*") => sio::Cors::Any,
             list => sio::Cors::List(list.to_vec()),
         };
         let has = |t: &str| self.transports.iter().any(|x| x == t);

@@ -82,6 +82,45 @@ impl Config {
             }
         }
 
+        match (&self.admin_username, &self.admin_password_hash) {
+            (Some(u), Some(h)) => {
+                if u.is_empty() {
+                    return Err(invalid("admin_username", "must not be empty"));
+                }
+                if h.expose().parse::<bcrypt::HashParts>().is_err() {
+                    return Err(invalid(
+                        "admin_password_hash",
+                        "not a bcrypt hash ($2b$…); make one with `switchboard hash-password`",
+                    ));
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(invalid(
+                    "admin_password_hash",
+                    "admin_username is set: set admin_password_hash too (or neither)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "admin_username",
+                    "admin_password_hash is set: set admin_username too (or neither)",
+                ))
+            }
+        }
+        if self.admin_role.is_empty() {
+            return Err(invalid("admin_role", "must not be empty"));
+        }
+        if let Some(bad) = self
+            .admin_cors_origins
+            .iter()
+            .find(|o| *o != "*" && !is_origin(o))
+        {
+            return Err(invalid(
+                "admin_cors_origins",
+                format!("`{bad}` is not an origin (scheme://host[:port])"),
+            ));
+        }
         if self.cors_origins.iter().any(|o| o == "*") {
             if self.cors_origins.len() > 1 {
                 return Err(invalid(

@@ -28,7 +28,7 @@ pub struct Gateway {
     /// `on_join` features by client event.
     hooks: HashMap<String, JoinHook>,
     limits: Limits,
-    verifier: Verifier,
+    verifier: Arc<Verifier>,
     feeds: Arc<Feeds>,
     telemetry: Arc<Telemetry>,
     /// Per-node connection sequence (the `clientId` of the queue protocol, README "The three protocols").
@@ -40,7 +40,7 @@ impl Gateway {
     pub fn new(
         rules: Rules,
         limits: Limits,
-        verifier: Verifier,
+        verifier: Arc<Verifier>,
         feeds: Arc<Feeds>,
         telemetry: Arc<Telemetry>,
     ) -> Self {
@@ -59,60 +59,59 @@ impl Gateway {
         }
     }
 
-    /// Build the engine with the gateway's handlers on `/`.
-    pub fn build(
+    /// The engine's builder with the gateway's handlers on `/` (the caller adds what else
+    /// it composes, e.g. the admin namespace, and builds).
+    pub fn builder(
         self: &Arc<Self>,
         config: sio::Config,
         adapter: Option<Arc<dyn sio::Adapter>>,
-    ) -> sio::Server {
+    ) -> sio::ServerBuilder {
         let events: Vec<String> = self.rules.events().map(str::to_owned).collect();
         let mut builder = sio::Server::builder(config);
         if let Some(a) = adapter {
             builder = builder.adapter(a);
         }
-        builder
-            .namespace("/", |mut ns| {
-                let gw = self.clone();
-                ns = ns.on_connect(move |socket, auth| {
-                    let gw = gw.clone();
-                    async move { gw.on_connect(socket, auth) }
-                });
-                let gw = self.clone();
-                ns = ns.on_connection(move |socket| gw.on_connection(socket));
-                let gw = self.clone();
-                ns = ns.on_async("notification:mark-read", move |socket, ev| {
-                    let gw = gw.clone();
-                    async move {
-                        if let Some(ev) = gw.admit(&socket, ev) {
-                            gw.feeds.notifications.mark_read(&socket, ev).await;
-                        }
+        builder.namespace("/", |mut ns| {
+            let gw = self.clone();
+            ns = ns.on_connect(move |socket, auth| {
+                let gw = gw.clone();
+                async move { gw.on_connect(socket, auth) }
+            });
+            let gw = self.clone();
+            ns = ns.on_connection(move |socket| gw.on_connection(socket));
+            let gw = self.clone();
+            ns = ns.on_async("notification:mark-read", move |socket, ev| {
+                let gw = gw.clone();
+                async move {
+                    if let Some(ev) = gw.admit(&socket, ev) {
+                        gw.feeds.notifications.mark_read(&socket, ev).await;
                     }
-                });
-                let gw = self.clone();
-                ns = ns.on_async("presence:get", move |socket, ev| {
-                    let gw = gw.clone();
-                    async move {
-                        if let Some(ev) = gw.admit(&socket, ev) {
-                            gw.feeds.presence.get(&socket, ev).await;
-                        }
-                    }
-                });
-                for event in &events {
-                    ns = ns.on(event, self.guarded(Self::on_rule));
                 }
-                let gw = self.clone();
-                ns.on(
-                    "ping",
-                    self.guarded(|_, socket, mut ev| {
-                        let _ = ev.ack(socket, "pong");
-                    }),
-                )
-                .on("clientError", self.guarded(Self::on_client_error))
-                .on("clientInfo", self.guarded(Self::on_client_info))
-                .on_any(self.guarded(Self::on_unknown))
-                .on_disconnect(move |socket, reason| gw.on_disconnect(socket, reason))
-            })
-            .build()
+            });
+            let gw = self.clone();
+            ns = ns.on_async("presence:get", move |socket, ev| {
+                let gw = gw.clone();
+                async move {
+                    if let Some(ev) = gw.admit(&socket, ev) {
+                        gw.feeds.presence.get(&socket, ev).await;
+                    }
+                }
+            });
+            for event in &events {
+                ns = ns.on(event, self.guarded(Self::on_rule));
+            }
+            let gw = self.clone();
+            ns.on(
+                "ping",
+                self.guarded(|_, socket, mut ev| {
+                    let _ = ev.ack(socket, "pong");
+                }),
+            )
+            .on("clientError", self.guarded(Self::on_client_error))
+            .on("clientInfo", self.guarded(Self::on_client_info))
+            .on_any(self.guarded(Self::on_unknown))
+            .on_disconnect(move |socket, reason| gw.on_disconnect(socket, reason))
+        })
     }
 
     /// Wrap a handler: apply the rate limit, then run `f`.

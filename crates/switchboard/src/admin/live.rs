@@ -1,0 +1,176 @@
+//! The live notifications of the Admin UI (`socket_connected`, `socket_disconnected`,
+//! `room_joined`, `room_left`, `event_received`, `event_sent`), fed by the engine's
+//! observer hook, and the socket shape the UI lists.
+//!
+//! Every hook returns at once while no admin watches (one atomic load). The admin
+//! namespace's own events are not reported (the notifications would report themselves).
+
+use serde_json::{json, Map, Value};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use super::Admin;
+use crate::rules::Identity;
+use crate::support::clock::timestamp;
+
+/// The engine observer.
+pub(super) struct Live(pub(super) Arc<Admin>);
+
+impl Live {
+    fn watched(&self) -> bool {
+        self.0.watchers.load(Relaxed) > 0
+    }
+}
+
+impl sio::Observer for Live {
+    fn connected(&self, socket: &sio::Socket) {
+        if self.watched() {
+            self.0
+                .to_admins("socket_connected", &[serialize(socket), json!(timestamp())]);
+        }
+    }
+
+    fn disconnected(&self, socket: &sio::Socket, reason: sio::DisconnectReason) {
+        *self
+            .0
+            .disconnections
+            .lock()
+            .entry(reason.as_str())
+            .or_default() += 1;
+        if self.watched() {
+            self.0.to_admins(
+                "socket_disconnected",
+                &[
+                    json!(socket.ns_name()),
+                    json!(socket.id()),
+                    json!(reason.as_str()),
+                    json!(timestamp()),
+                ],
+            );
+        }
+    }
+
+    fn joined(&self, socket: &sio::Socket, room: &str) {
+        if self.watched() {
+            self.0.to_admins(
+                "room_joined",
+                &[
+                    json!(socket.ns_name()),
+                    json!(room),
+                    json!(socket.id()),
+                    json!(timestamp()),
+                ],
+            );
+        }
+    }
+
+    fn left(&self, socket: &sio::Socket, room: &str) {
+        if self.watched() {
+            self.0.to_admins(
+                "room_left",
+                &[
+                    json!(socket.ns_name()),
+                    json!(room),
+                    json!(socket.id()),
+                    json!(timestamp()),
+                ],
+            );
+        }
+    }
+
+    fn received(&self, socket: &sio::Socket, event: &sio::Event) {
+        if self.watched() && socket.ns_name() != "/admin" {
+            self.event("event_received", socket, event.name(), event.args_raw());
+        }
+    }
+
+    fn sent(&self, socket: &sio::Socket, event: &str, args: &str) {
+        if self.watched() && socket.ns_name() != "/admin" {
+            self.event("event_sent", socket, event, args);
+        }
+    }
+}
+
+impl Live {
+    /// `(nsp, id, [event, ...args], timestamp)`; `args` are JSON values joined by commas.
+    fn event(&self, kind: &str, socket: &sio::Socket, event: &str, args: &str) {
+        let list = if args.is_empty() {
+            format!("[{}]", json!(event))
+        } else {
+            format!("[{},{args}]", json!(event))
+        };
+        let Ok(list) = serde_json::from_str::<Value>(&list) else {
+            return;
+        };
+        self.0.to_admins(
+            kind,
+            &[
+                json!(socket.ns_name()),
+                json!(socket.id()),
+                list,
+                json!(timestamp()),
+            ],
+        );
+    }
+}
+
+/// A socket as the UI lists it (socket.io-admin-ui's `SerializedSocket`). `data` shows
+/// the identity the token gave; credentials are never shown: `Authorization` and
+/// `Cookie` headers and the `token` query parameter read `[redacted]`.
+pub(super) fn serialize(s: &sio::Socket) -> Value {
+    let hs = s.handshake();
+    let mut headers = Map::new();
+    for (k, v) in &hs.headers {
+        let v = match k.as_str() {
+            "authorization" | "cookie" => "[redacted]".to_owned(),
+            _ => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        };
+        headers.insert(k.as_str().to_owned(), Value::String(v));
+    }
+    let mut query = Map::new();
+    let mut url = String::from("/socket.io/?");
+    for kv in hs.query.split('&').filter(|kv| !kv.is_empty()) {
+        let k = kv.split_once('=').map_or(kv, |(k, _)| k);
+        let v = if k == "token" {
+            "[redacted]".to_owned()
+        } else {
+            hs.query_param(k).unwrap_or_default()
+        };
+        if !query.is_empty() {
+            url.push('&');
+        }
+        url.push_str(if k == "token" { "token=[redacted]" } else { kv });
+        query.insert(k.to_owned(), Value::String(v));
+    }
+    let address = ["cf-connecting-ip", "x-forwarded-for"]
+        .iter()
+        .find_map(|h| hs.headers.get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::to_owned)
+        .or_else(|| hs.remote.map(|a| a.ip().to_string()))
+        .unwrap_or_default();
+    let data = match s.get::<Identity>() {
+        Some(id) if id.sub.is_some() => {
+            json!({ "user": id.sub, "roles": id.roles, "tenant": id.tenant })
+        }
+        _ => json!({}),
+    };
+    let sid = s.session_id();
+    json!({
+        "id": s.id(),
+        "clientId": &sid[..sid.len().min(12)],
+        "transport": s.transport(),
+        "nsp": s.ns_name(),
+        "data": data,
+        "handshake": {
+            "address": address,
+            "headers": headers,
+            "query": query,
+            "issued": hs.issued_ms,
+            "secure": hs.headers.get("x-forwarded-proto").is_some_and(|p| p == "https"),
+            "time": crate::support::clock::rfc3339_millis(hs.issued_ms as i64),
+            "url": url,
+            "xdomain": hs.headers.contains_key("origin"),
+        },
+        "rooms": s.rooms(),
+    })
+}
