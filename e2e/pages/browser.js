@@ -94,9 +94,10 @@ function watch(page, allow = []) {
   page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));
 }
 
-/** `switchboard serve` with a JWT secret (and `--demo` unless `demo: false`). */
-function startServer({ demo = true, extraArgs = [] } = {}) {
-  return startSwitchboard({ extraArgs: [...(demo ? ['--demo'] : []), '--jwt-secret', JWT_SECRET, ...extraArgs] });
+/** `switchboard serve` with a JWT secret (and `--demo` unless `demo: false`); `extraEnv` is
+ *  added to its environment. */
+function startServer({ demo = true, extraArgs = [], extraEnv = {} } = {}) {
+  return startSwitchboard({ extraArgs: [...(demo ? ['--demo'] : []), '--jwt-secret', JWT_SECRET, ...extraArgs], extraEnv });
 }
 
 /** A token for `sub` minted by `switchboard token` with the test secret. */
@@ -213,17 +214,17 @@ async function screenshot(page, name, { fullPage = true } = {}) {
 const MODULES = ['crm', 'finance', 'hr', 'security', 'elearning', 'rehab', 'reports'];
 
 /**
- * The shared setup of a page test file: a switchboard (`demo`, `extraArgs` as in `startServer`) and a
+ * The shared setup of a page test file: a switchboard (`demo`, `extraArgs`, `extraEnv` as in `startServer`) and a
  * browser for the whole `describe`, both stopped after it, and no console error allowed on
  * any page after each test. Returns `{ server, browser }` getters, valid inside the tests.
  */
-function usePages({ demo, extraArgs }) {
+function usePages({ demo, extraArgs, extraEnv }) {
   const { before, after, afterEach } = require('node:test');
   const assert = require('node:assert/strict');
   let server;
   let browser;
   before(async () => {
-    server = await startServer({ demo, extraArgs });
+    server = await startServer({ demo, extraArgs, extraEnv });
     browser = await launchBrowser(server.url);
   }, { timeout: 60_000 });
   after(async () => {

@@ -206,7 +206,7 @@ impl Admin {
                 .verifier
                 .identify(Some(token))
                 .map_err(|e| Refused::Token(e.to_string()))?;
-            return if who.roles.iter().any(|r| *r == self.role) {
+            return if who.roles.contains(&self.role) {
                 Ok(None)
             } else {
                 Err(Refused::NotAdmin)

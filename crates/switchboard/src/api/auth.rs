@@ -165,7 +165,7 @@ impl Guard {
             tracing::debug!(error = %e, "admin token refused");
             ApiError::Unauthorized
         })?;
-        if !who.roles.iter().any(|r| *r == jwt.role) {
+        if !who.roles.contains(&jwt.role) {
             return Err(ApiError::Forbidden(
                 "this token does not carry the admin role",
             ));
@@ -291,5 +291,91 @@ mod tests {
         assert_eq!(status("/later", "pub").await, 403);
         assert_eq!(status("/later", "ops").await, 403);
         assert_eq!(status("/later", "all").await, 200);
+    }
+
+    const SECRET: &str = "a-test-secret-long-enough-for-hs256-0123";
+
+    fn admin_app() -> Router {
+        let keys = Arc::new(ApiKeys::new(vec![key("all", &[])]));
+        let telemetry = Arc::new(Telemetry::new(crate::hub::Hub::new(), "test".into()));
+        let verifier = Verifier::new(
+            crate::config::AuthMode::Optional,
+            Some((
+                jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()),
+                jsonwebtoken::Algorithm::HS256,
+            )),
+        );
+        Routes::new()
+            .route(Method::GET, "/stats", get(|| async { "ok" }), &["admin"])
+            .route(
+                Method::GET,
+                "/publish",
+                get(|| async { "ok" }),
+                &["publish"],
+            )
+            .guarded(
+                keys,
+                telemetry,
+                Some(AdminJwt {
+                    verifier: Arc::new(verifier),
+                    role: "admin".into(),
+                }),
+                Router::new(),
+            )
+    }
+
+    async fn status_with(path: &str, bearer: &str) -> u16 {
+        let req = axum::http::Request::get(path)
+            .header("authorization", format!("Bearer {bearer}"))
+            .body(Body::empty())
+            .unwrap();
+        admin_app().oneshot(req).await.unwrap().status().as_u16()
+    }
+
+    fn token(secret: &str, roles: &[&str], ttl_secs: u64) -> String {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        crate::identity::mint(
+            secret,
+            "ops",
+            &roles,
+            None,
+            std::time::Duration::from_secs(ttl_secs),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_admin_jwt_opens_the_admin_routes_only() {
+        let admin = token(SECRET, &["admin"], 600);
+        assert_eq!(status_with("/stats", &admin).await, 200);
+        assert_eq!(
+            status_with("/publish", &admin).await,
+            403,
+            "not a publish key"
+        );
+        assert_eq!(
+            status_with("/stats", &token(SECRET, &["staff"], 600)).await,
+            403
+        );
+        let forged = token("another-secret-long-enough-for-hs256-0123", &["admin"], 600);
+        assert_eq!(status_with("/stats", &forged).await, 401);
+        // Expired long ago.
+        let claims = crate::identity::Claims {
+            sub: "ops".into(),
+            roles: vec!["admin".into()],
+            tenant: None,
+            exp: 1_000,
+            nbf: None,
+        };
+        let old = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(status_with("/stats", &old).await, 401);
+        // The API key still works, and garbage is still 401.
+        assert_eq!(status_with("/stats", "k-all").await, 200);
+        assert_eq!(status_with("/stats", "nope").await, 401);
     }
 }

@@ -522,6 +522,8 @@ fn every_field_is_a_known_key() {
         api_keys_file: Some("keys.toml".into()),
         jwt_public_key_file: Some("key.pem".into()),
         otel_endpoint: Some("http://collector:4318".into()),
+        admin_username: Some("ops".into()),
+        admin_password_hash: Some("h".into()),
         ..Config::default()
     };
     let table = toml::Table::try_from(&c).unwrap();
@@ -703,4 +705,47 @@ fn parser_comes_from_the_file_or_the_env() {
             && err.contains("cbor"),
         "{err}"
     );
+}
+
+#[test]
+fn admin_settings_come_from_env_or_file_and_are_checked() {
+    // A real bcrypt hash (cost 4) of "pw".
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let (c, _) = load(
+        &Flags::default(),
+        &env(&[
+            ("SWITCHBOARD_ADMIN_USERNAME", "ops"),
+            ("SWITCHBOARD_ADMIN_PASSWORD_HASH", &hash),
+            ("SWITCHBOARD_ADMIN_READ_ONLY", "1"),
+            ("SWITCHBOARD_ADMIN_CORS_ORIGINS", "https://admin.socket.io"),
+        ]),
+    );
+    assert_eq!(c.admin_username.as_deref(), Some("ops"));
+    assert_eq!(
+        c.admin_password_hash.as_ref().map(|h| h.expose()),
+        Some(hash.as_str())
+    );
+    assert!(c.admin_read_only);
+    assert_eq!(c.admin_role, "admin");
+    // The hosted UI's origin is allowed on the engine; the hash never prints.
+    assert_eq!(
+        c.sio_config().cors,
+        sio::Cors::List(vec!["https://admin.socket.io".into()])
+    );
+    assert!(!format!("{c:?}").contains(&hash));
+    assert!(!c.redacted_toml().contains(&hash));
+
+    let f = file("admin_username = \"ops\"\nadmin_password_hash = \"not-a-hash\"\n");
+    let err = load_err(&args_with(&f), &HashMap::new());
+    assert!(
+        err.contains("admin_password_hash") && err.contains("bcrypt"),
+        "{err}"
+    );
+    let f = file("admin_username = \"ops\"\n");
+    let err = load_err(&args_with(&f), &HashMap::new());
+    assert!(err.contains("admin_password_hash"), "{err}");
+    let f = file("admin_role = \"\"\n");
+    assert!(load_err(&args_with(&f), &HashMap::new()).contains("admin_role"));
+    let f = file("admin_cors_origins = [\"admin.socket.io/\"]\n");
+    assert!(load_err(&args_with(&f), &HashMap::new()).contains("admin_cors_origins"));
 }
