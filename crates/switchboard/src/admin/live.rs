@@ -5,40 +5,80 @@
 //! Every hook returns at once while no admin watches (one atomic load). The admin
 //! namespace's own events are not reported (the notifications would report themselves).
 
+use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use super::Admin;
+use crate::hub::Hub;
 use crate::rules::Identity;
 use crate::support::clock::timestamp;
 
-/// The engine observer.
-pub(super) struct Live(pub(super) Arc<Admin>);
+/// The engine observer, and the one way to reach the admins.
+pub(super) struct Live {
+    hub: Hub,
+    /// Connected admin sockets; the hooks do nothing while it is 0.
+    watchers: AtomicUsize,
+    /// Disconnections by reason since the last stats tick.
+    disconnections: Mutex<HashMap<&'static str, u64>>,
+}
 
 impl Live {
-    fn watched(&self) -> bool {
-        self.0.watchers.load(Relaxed) > 0
+    pub(super) fn new(hub: Hub) -> Self {
+        Self {
+            hub,
+            watchers: AtomicUsize::new(0),
+            disconnections: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// An admin socket connected / left.
+    pub(super) fn watch(&self, on: bool) {
+        if on {
+            self.watchers.fetch_add(1, Relaxed);
+        } else {
+            self.watchers.fetch_sub(1, Relaxed);
+        }
+    }
+
+    pub(super) fn watched(&self) -> bool {
+        self.watchers.load(Relaxed) > 0
+    }
+
+    /// Disconnections by reason since the last call.
+    pub(super) fn take_disconnections(&self) -> HashMap<&'static str, u64> {
+        std::mem::take(&mut *self.disconnections.lock())
+    }
+
+    /// Send to every admin socket of this node (volatile: a slow admin misses updates
+    /// rather than being disconnected). `args` are the event's arguments.
+    pub(super) fn to_admins(&self, event: &str, args: &[Value]) {
+        let Some(ns) = self.hub.io().of("/admin") else {
+            return;
+        };
+        let args: Vec<String> = args.iter().map(Value::to_string).collect();
+        ns.broadcast()
+            .local()
+            .volatile()
+            .emit_raw(event, args.join(","), Vec::new());
     }
 }
 
 impl sio::Observer for Live {
     fn connected(&self, socket: &sio::Socket) {
         if self.watched() {
-            self.0
-                .to_admins("socket_connected", &[serialize(socket), json!(timestamp())]);
+            self.to_admins("socket_connected", &[serialize(socket), json!(timestamp())]);
         }
     }
 
     fn disconnected(&self, socket: &sio::Socket, reason: sio::DisconnectReason) {
         *self
-            .0
             .disconnections
             .lock()
             .entry(reason.as_str())
             .or_default() += 1;
         if self.watched() {
-            self.0.to_admins(
+            self.to_admins(
                 "socket_disconnected",
                 &[
                     json!(socket.ns_name()),
@@ -52,7 +92,7 @@ impl sio::Observer for Live {
 
     fn joined(&self, socket: &sio::Socket, room: &str) {
         if self.watched() {
-            self.0.to_admins(
+            self.to_admins(
                 "room_joined",
                 &[
                     json!(socket.ns_name()),
@@ -66,7 +106,7 @@ impl sio::Observer for Live {
 
     fn left(&self, socket: &sio::Socket, room: &str) {
         if self.watched() {
-            self.0.to_admins(
+            self.to_admins(
                 "room_left",
                 &[
                     json!(socket.ns_name()),
@@ -102,7 +142,7 @@ impl Live {
         let Ok(list) = serde_json::from_str::<Value>(&list) else {
             return;
         };
-        self.0.to_admins(
+        self.to_admins(
             kind,
             &[
                 json!(socket.ns_name()),

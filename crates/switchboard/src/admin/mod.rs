@@ -22,7 +22,7 @@ pub mod ui;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,10 +64,8 @@ pub struct Admin {
     sessions: Mutex<HashMap<String, Instant>>,
     /// One bcrypt check at a time: a flood of wrong passwords costs one core, not all.
     bcrypt_gate: tokio::sync::Semaphore,
-    /// Connected admin sockets; the live hooks do nothing while it is 0.
-    watchers: AtomicUsize,
-    /// Disconnections by reason since the last stats tick.
-    disconnections: Mutex<HashMap<&'static str, u64>>,
+    /// The watchers and the live notifications.
+    live: Arc<live::Live>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -116,20 +114,19 @@ impl Admin {
             role: config.admin_role.clone(),
             verifier,
             telemetry,
-            hub,
             node_id,
             started: Instant::now(),
             sessions: Mutex::new(HashMap::new()),
             bcrypt_gate: tokio::sync::Semaphore::new(1),
-            watchers: AtomicUsize::new(0),
-            disconnections: Mutex::new(HashMap::new()),
+            live: Arc::new(live::Live::new(hub.clone())),
+            hub,
         }))
     }
 
     /// Register `/admin` and the engine observer on `b`.
     pub fn install(self: &Arc<Self>, b: sio::ServerBuilder) -> sio::ServerBuilder {
         let me = self.clone();
-        b.observer(Arc::new(live::Live(self.clone())))
+        b.observer(self.live.clone())
             .namespace("/admin", move |ns| {
                 let a = me.clone();
                 let ns = ns.on_connect(move |socket, auth| {
@@ -139,9 +136,7 @@ impl Admin {
                 let a = me.clone();
                 let ns = ns.on_connection(move |socket| a.on_connection(socket));
                 let a = me.clone();
-                let ns = ns.on_disconnect(move |_, _| {
-                    a.watchers.fetch_sub(1, Relaxed);
-                });
+                let ns = ns.on_disconnect(move |_, _| a.live.watch(false));
                 let a = me.clone();
                 ns.on_any(move |socket, ev| a.on_action(socket, ev))
             })
@@ -160,8 +155,9 @@ impl Admin {
                 let now = a.totals();
                 let aggregated = a.aggregated(&last, &now);
                 last = now;
-                if a.watchers.load(Relaxed) > 0 {
-                    a.to_admins("server_stats", &[a.server_stats(aggregated)]);
+                if a.live.watched() {
+                    a.live
+                        .to_admins("server_stats", &[a.server_stats(aggregated)]);
                 }
             }
         });
@@ -262,7 +258,7 @@ impl Admin {
     }
 
     fn on_connection(&self, socket: &sio::Socket) {
-        self.watchers.fetch_add(1, Relaxed);
+        self.live.watch(true);
         if let Some(NewSession(id)) = socket.get::<NewSession>() {
             let _ = socket.emit("session", &id);
         }
@@ -402,7 +398,7 @@ impl Admin {
             }
         };
         push("rawConnection", None, now.connections - last.connections);
-        for (reason, n) in std::mem::take(&mut *self.disconnections.lock()) {
+        for (reason, n) in self.live.take_disconnections() {
             push("rawDisconnection", Some(reason), n);
         }
         push("packetsIn", None, now.packets_in - last.packets_in);
@@ -410,19 +406,6 @@ impl Admin {
         push("bytesIn", None, now.bytes_in - last.bytes_in);
         push("bytesOut", None, now.bytes_out - last.bytes_out);
         out
-    }
-
-    /// Send to every admin socket of this node (volatile: a slow admin misses updates
-    /// rather than being disconnected). `args` are the event's arguments.
-    fn to_admins(&self, event: &str, args: &[Value]) {
-        let Some(ns) = self.hub.io().of("/admin") else {
-            return;
-        };
-        let args: Vec<String> = args.iter().map(Value::to_string).collect();
-        ns.broadcast()
-            .local()
-            .volatile()
-            .emit_raw(event, args.join(","), Vec::new());
     }
 }
 
