@@ -9,6 +9,7 @@ use std::process::Command;
 
 const VERSION: &str = "4.8.1";
 const ADMIN_UI_VERSION: &str = "0.5.1";
+const MDI_VERSION: &str = "7.4.47";
 
 fn main() {
     admin_ui();
@@ -63,57 +64,138 @@ fn npm_pack(dir: &Path, out: &Path) -> bool {
 }
 
 /// Write `admin_ui.rs` into OUT_DIR: `ADMIN_UI: &[(path, bytes)]` with the UI's files (no
-/// source maps). The index loses its links to Google Fonts and jsDelivr, so that opening
-/// the admin page tells no third party about it (the UI falls back to system fonts).
+/// source maps) and the Material Design Icons font it loads from jsDelivr (`@mdi/font`,
+/// served at `mdi/`). The index loads the icons from here instead and loses its Google
+/// Fonts link (the UI falls back to system fonts), so opening the admin page tells no
+/// third party about it and works offline.
 fn admin_ui() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
+    let modules = manifest.join("../../e2e/node_modules");
     println!("cargo:rerun-if-env-changed=SOCKET_IO_ADMIN_UI_DIST");
-    let local = manifest.join("../../e2e/node_modules/@socket.io/admin-ui/ui/dist");
     println!(
         "cargo:rerun-if-changed={}",
-        local.join("index.html").display()
+        modules.join("@socket.io/admin-ui/package.json").display()
     );
-    let packed = out_dir.join("admin-ui-pack/package/ui/dist");
-    let dist = [
-        std::env::var("SOCKET_IO_ADMIN_UI_DIST")
-            .ok()
-            .map(PathBuf::from),
-        Some(local),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.join("index.html").is_file())
-    .or_else(|| npm_pack_admin_ui(&out_dir.join("admin-ui-pack")).then_some(packed));
-    let mut entries = String::from("/// The Admin UI's files: (path under /admin-ui/, bytes).\npub static ADMIN_UI: &[(&str, &[u8])] = &[\n");
-    match dist {
+    println!(
+        "cargo:rerun-if-changed={}",
+        modules.join("@mdi/font/package.json").display()
+    );
+    let dist = std::env::var("SOCKET_IO_ADMIN_UI_DIST")
+        .ok()
+        .map(PathBuf::from)
+        .filter(|d| d.join("index.html").is_file())
+        .or_else(|| {
+            package(
+                &modules,
+                &out_dir,
+                "@socket.io/admin-ui",
+                ADMIN_UI_VERSION,
+                "ui/dist/index.html",
+            )
+            .map(|p| p.join("ui/dist"))
+        });
+    let mdi = package(
+        &modules,
+        &out_dir,
+        "@mdi/font",
+        MDI_VERSION,
+        "css/materialdesignicons.min.css",
+    );
+    let copy = out_dir.join("admin-ui");
+    let _ = std::fs::remove_dir_all(&copy);
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    match &dist {
         Some(dist) => {
-            let copy = out_dir.join("admin-ui");
-            let _ = std::fs::remove_dir_all(&copy);
-            let mut files = Vec::new();
-            collect(&dist, &dist, &mut files);
-            files.sort();
-            for rel in files {
-                let src = dist.join(&rel);
-                let dst = copy.join(&rel);
-                std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
-                if rel == "index.html" {
-                    let html = std::fs::read_to_string(&src).expect("read index.html");
-                    let html = strip_links(&html, &["fonts.googleapis.com", "cdn.jsdelivr.net"]);
-                    std::fs::write(&dst, html).expect("write index.html");
-                } else {
-                    std::fs::copy(&src, &dst).expect("copy admin ui file");
-                }
-                entries.push_str(&format!(
-                    "    ({rel:?}, include_bytes!({:?})),\n",
-                    dst.display().to_string()
-                ));
-            }
+            let mut rel = Vec::new();
+            collect(dist, dist, &mut rel);
+            files.extend(rel.into_iter().map(|r| (r.clone(), dist.join(r))));
         }
         None => println!("cargo:warning=@socket.io/admin-ui not found; /admin-ui/ will answer 503"),
     }
+    if let (Some(_), Some(mdi)) = (&dist, &mdi) {
+        for f in [
+            "css/materialdesignicons.min.css",
+            "fonts/materialdesignicons-webfont.woff2",
+            "fonts/materialdesignicons-webfont.woff",
+        ] {
+            files.push((format!("mdi/{f}"), mdi.join(f)));
+        }
+    }
+    files.sort();
+    let mut entries = String::from("/// The Admin UI's files: (path under /admin-ui/, bytes).\npub static ADMIN_UI: &[(&str, &[u8])] = &[\n");
+    for (rel, src) in files {
+        let dst = copy.join(&rel);
+        std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
+        if rel == "index.html" {
+            let html = std::fs::read_to_string(&src).expect("read index.html");
+            let mut html = strip_links(&html, &["fonts.googleapis.com"]);
+            if mdi.is_some() {
+                html = html.replace(
+                    "https://cdn.jsdelivr.net/npm/@mdi/font@latest/css/materialdesignicons.min.css",
+                    "mdi/css/materialdesignicons.min.css",
+                );
+            }
+            let html = strip_links(&html, &["cdn.jsdelivr.net"]);
+            std::fs::write(&dst, html).expect("write index.html");
+        } else {
+            std::fs::copy(&src, &dst).expect("copy admin ui file");
+        }
+        entries.push_str(&format!(
+            "    ({rel:?}, include_bytes!({:?})),\n",
+            dst.display().to_string()
+        ));
+    }
     entries.push_str("];\n");
     std::fs::write(out_dir.join("admin_ui.rs"), entries).expect("write admin_ui.rs");
+}
+
+/// The directory of npm package `name`: from `e2e/node_modules` when it holds `version`,
+/// else unpacked by `npm pack` into OUT_DIR (once: a later build reuses it). `probe` is a
+/// file the package must have.
+fn package(
+    modules: &Path,
+    out_dir: &Path,
+    name: &str,
+    version: &str,
+    probe: &str,
+) -> Option<PathBuf> {
+    let local = modules.join(name);
+    let manifest = std::fs::read_to_string(local.join("package.json")).unwrap_or_default();
+    if local.join(probe).is_file() && manifest.contains(&format!("\"version\": \"{version}\"")) {
+        return Some(local);
+    }
+    let dir = out_dir.join(format!("pack-{}", name.replace(['@', '/'], "_")));
+    let unpacked = dir.join("package");
+    if unpacked.join(probe).is_file() {
+        return Some(unpacked);
+    }
+    let _ = std::fs::create_dir_all(&dir);
+    let ok = Command::new("npm")
+        .args([
+            "pack",
+            &format!("{name}@{version}"),
+            "--silent",
+            "--prefer-offline",
+            "--fetch-timeout=20000",
+            "--fetch-retries=1",
+        ])
+        .current_dir(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    let tgz = dir.join(format!(
+        "{}-{version}.tgz",
+        name.trim_start_matches('@').replace('/', "-")
+    ));
+    let ok = ok
+        && Command::new("tar")
+            .arg("-xzf")
+            .arg(&tgz)
+            .arg("-C")
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+    (ok && unpacked.join(probe).is_file()).then_some(unpacked)
 }
 
 /// Every file under `dir` (relative to `root`, `/`-separated), source maps left out.
@@ -144,25 +226,4 @@ fn strip_links(html: &str, hosts: &[&str]) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn npm_pack_admin_ui(dir: &Path) -> bool {
-    let _ = std::fs::create_dir_all(dir);
-    let ok = Command::new("npm")
-        .args([
-            "pack",
-            &format!("@socket.io/admin-ui@{ADMIN_UI_VERSION}"),
-            "--silent",
-        ])
-        .current_dir(dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    let tgz = dir.join(format!("socket.io-admin-ui-{ADMIN_UI_VERSION}.tgz"));
-    ok && Command::new("tar")
-        .arg("-xzf")
-        .arg(&tgz)
-        .arg("-C")
-        .arg(dir)
-        .status()
-        .is_ok_and(|s| s.success())
 }

@@ -85,8 +85,12 @@ describe('Socket.IO Admin UI (/admin-ui/) against the /admin namespace', () => {
     const index = await fetch(`${base}/admin-ui/`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(index.status, 200);
     assert.match(index.headers.get('content-type') || '', /^text\/html/);
+    // no other site may frame it (it signs in by itself from its stored session)
+    assert.equal(index.headers.get('x-frame-options'), 'DENY');
+    assert.match(index.headers.get('content-security-policy') || '', /frame-ancestors 'none'/);
     const html = await index.text();
     assert.match(html, /<title>Socket\.IO Admin UI<\/title>/);
+    assert.doesNotMatch(html, /https?:\/\//, 'the index names no third-party URL');
     // every script and stylesheet it names is served (relative to /admin-ui/), with a fitting type
     const assets = [...html.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)].map((m) => m[1]).filter((u) => !/^https?:/.test(u));
     assert.ok(assets.length >= 4, `assets named by index.html: ${assets}`);
@@ -114,7 +118,10 @@ describe('Socket.IO Admin UI (/admin-ui/) against the /admin namespace', () => {
     const base = pages.server.url;
     const clients = clientFactory(base);
     const { context } = pages.browser;
-    await context.route(CDN, (route) => route.fulfill({ status: 200, contentType: 'text/css', body: '' }));
+    // the served index loads nothing from a third party (its icon font is served here): any
+    // request to the CDNs the upstream index names is recorded and fails the test
+    const thirdParty = [];
+    await context.route(CDN, (route) => { thirdParty.push(route.request().url()); return route.abort(); });
     try {
       // two "application" clients on the main namespace, as the demo page connects (no token)
       const a = clients.socket('/', { transports: ['websocket'] });
@@ -125,6 +132,13 @@ describe('Socket.IO Admin UI (/admin-ui/) against the /admin namespace', () => {
 
       const page = await pages.browser.open('/admin-ui/');
       assert.equal(await page.title(), 'Socket.IO Admin UI');
+      // the Material Design Icons font (the UI's icon-only buttons) is served and loads
+      const iconsLoaded = await page.evaluate(async () => {
+        await document.fonts.ready;
+        await document.fonts.load('24px "Material Design Icons"');
+        return document.fonts.check('24px "Material Design Icons"');
+      });
+      assert.equal(iconsLoaded, true, 'the icon font loaded');
 
       // no server URL stored yet: the modal opens with an empty URL field (namespace /admin and
       // path /socket.io are the defaults, under "Advanced options")
@@ -229,6 +243,7 @@ describe('Socket.IO Admin UI (/admin-ui/) against the /admin namespace', () => {
       await waitSocketIds(page, [idA], `${idA} listed after the reload`);
       assert.deepStrictEqual(await shownSocketIds(page), [idA]);
       await page.close();
+      assert.deepStrictEqual(thirdParty, [], 'the admin page asked a third party for something');
     } finally {
       clients.closeAll();
       await withTimeout(context.unroute(CDN), 5_000, 'unroute').catch(() => {});

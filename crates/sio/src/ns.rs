@@ -710,7 +710,7 @@ impl Namespace {
                 .session_changed(s, SessionChange::Joined { room, at });
         }
         if let (true, Some(o)) = (added, &self.observer) {
-            o.joined(s, room);
+            s.guard("observer", || o.joined(s, room));
         }
         true
     }
@@ -735,7 +735,7 @@ impl Namespace {
                 .session_changed(s, SessionChange::Left { room });
         }
         if let (true, Some(o)) = (was, &self.observer) {
-            o.left(s, room);
+            s.guard("observer", || o.left(s, room));
         }
         was
     }

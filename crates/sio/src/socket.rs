@@ -424,7 +424,7 @@ impl Socket {
 
     fn observe_sent(&self, event: &str, args: &str) {
         if let Some(o) = &self.0.ns.observer {
-            o.sent(self, event, args);
+            self.guard("observer", || o.sent(self, event, args));
         }
     }
     /// Emit and wait for the client's acknowledgement (`timeout`: the server default if `None`).
@@ -680,7 +680,7 @@ impl Socket {
     pub(crate) fn dispatch(&self, ev: Event) {
         let ns = &self.0.ns;
         if let Some(o) = &ns.observer {
-            o.received(self, &ev);
+            self.guard("observer", || o.received(self, &ev));
         }
         let Some(handler) = ns
             .handlers
@@ -736,7 +736,7 @@ impl Socket {
 
     /// Run a handler; a panic is caught, logged and counted instead of unwinding through
     /// the connection's task (which would leave its session open forever).
-    fn guard(&self, what: &'static str, f: impl FnOnce()) {
+    pub(crate) fn guard(&self, what: &'static str, f: impl FnOnce()) {
         if let Err(p) = catch_unwind(f) {
             self.panicked(what, &*p);
         }

@@ -145,7 +145,7 @@
     var msg = body && body.error && body.error.message;
     $('monitor-key-reason').textContent =
       status === 403
-        ? 'The HTTP API refused this page' + (msg ? ': ' + msg + '.' : '.') + ' Paste an API key (or an admin's JWT) if one is configured.'
+        ? 'The HTTP API refused this page' + (msg ? ': ' + msg + '.' : '.') + ' Paste an API key (or an admin JWT) if one is configured.'
         : "This server's HTTP API needs a key to show its statistics (sent as Authorization: Bearer, kept for this tab only).";
     if (apiKey) {
       keyError.textContent = 'The key was not accepted (' + status + ').';

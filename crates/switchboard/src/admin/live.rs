@@ -53,14 +53,18 @@ impl Live {
     /// Send to every admin socket of this node (volatile: a slow admin misses updates
     /// rather than being disconnected). `args` are the event's arguments.
     pub(super) fn to_admins(&self, event: &str, args: &[Value]) {
-        let Some(ns) = self.hub.io().of("/admin") else {
-            return;
-        };
         let args: Vec<String> = args.iter().map(Value::to_string).collect();
-        ns.broadcast()
-            .local()
-            .volatile()
-            .emit_raw(event, args.join(","), Vec::new());
+        self.to_admins_raw(event, args.join(","));
+    }
+
+    /// [`Live::to_admins`] with the arguments already JSON, joined by commas.
+    fn to_admins_raw(&self, event: &str, args: String) {
+        if let Some(ns) = self.hub.io().of("/admin") {
+            ns.broadcast()
+                .local()
+                .volatile()
+                .emit_raw(event, args, Vec::new());
+        }
     }
 }
 
@@ -72,12 +76,12 @@ impl sio::Observer for Live {
     }
 
     fn disconnected(&self, socket: &sio::Socket, reason: sio::DisconnectReason) {
-        *self
-            .disconnections
-            .lock()
-            .entry(reason.as_str())
-            .or_default() += 1;
         if self.watched() {
+            *self
+                .disconnections
+                .lock()
+                .entry(reason.as_str())
+                .or_default() += 1;
             self.to_admins(
                 "socket_disconnected",
                 &[
@@ -132,38 +136,50 @@ impl sio::Observer for Live {
 }
 
 impl Live {
-    /// `(nsp, id, [event, ...args], timestamp)`; `args` are JSON values joined by commas.
+    /// `(nsp, id, [event, ...args], timestamp)`; `args` are JSON values joined by commas
+    /// (as the engine parsed or encoded them), copied as they are.
     fn event(&self, kind: &str, socket: &sio::Socket, event: &str, args: &str) {
-        let list = if args.is_empty() {
-            format!("[{}]", json!(event))
-        } else {
-            format!("[{},{args}]", json!(event))
-        };
-        let Ok(list) = serde_json::from_str::<Value>(&list) else {
-            return;
-        };
-        self.to_admins(
-            kind,
-            &[
-                json!(socket.ns_name()),
-                json!(socket.id()),
-                list,
-                json!(timestamp()),
-            ],
+        let sep = if args.is_empty() { "" } else { "," };
+        let raw = format!(
+            "{},{},[{}{sep}{args}],{}",
+            json!(socket.ns_name()),
+            json!(socket.id()),
+            json!(event),
+            json!(timestamp()),
         );
+        self.to_admins_raw(kind, raw);
     }
 }
 
+/// Header names (lower case) whose values might be credentials: shown as `[redacted]`.
+fn secret_header(name: &str) -> bool {
+    [
+        "auth",
+        "cookie",
+        "token",
+        "key",
+        "secret",
+        "session",
+        "sec-websocket-protocol",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+        && name != "sec-websocket-key"
+        && name != "sec-websocket-extensions"
+}
+
 /// A socket as the UI lists it (socket.io-admin-ui's `SerializedSocket`). `data` shows
-/// the identity the token gave; credentials are never shown: `Authorization` and
-/// `Cookie` headers and the `token` query parameter read `[redacted]`.
+/// the identity the token gave; credentials are never shown: headers that may carry one
+/// (`Authorization`, `Cookie`, anything named like a token, key, secret or session) and
+/// the `token` query parameter read `[redacted]`.
 pub(super) fn serialize(s: &sio::Socket) -> Value {
     let hs = s.handshake();
     let mut headers = Map::new();
     for (k, v) in &hs.headers {
-        let v = match k.as_str() {
-            "authorization" | "cookie" => "[redacted]".to_owned(),
-            _ => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        let v = if secret_header(k.as_str()) {
+            "[redacted]".to_owned()
+        } else {
+            String::from_utf8_lossy(v.as_bytes()).into_owned()
         };
         headers.insert(k.as_str().to_owned(), Value::String(v));
     }

@@ -37,6 +37,14 @@ const MAX_SESSIONS: usize = 10_000;
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// `server_stats` period (socket.io-admin-ui's).
 const STATS_EVERY: Duration = Duration::from_secs(2);
+/// Sockets listed in the first `all_sockets` (one reliable packet): past this the list is
+/// cut (counted, logged) and the UI learns of later sockets from `socket_connected`.
+const MAX_LISTED: usize = 2_000;
+/// Sign-ins that may wait for the one bcrypt check at a time; past it they are refused
+/// at once, so a flood of guesses cannot queue the real admin out.
+const MAX_WAITING: usize = 8;
+/// How long a sign-in waits for its bcrypt check.
+const BCRYPT_WAIT: Duration = Duration::from_secs(5);
 
 /// What `config.supportedFeatures` advertises: the seven actions (unless read-only), then
 /// aggregated and per-socket events.
@@ -64,6 +72,8 @@ pub struct Admin {
     sessions: Mutex<HashMap<String, Instant>>,
     /// One bcrypt check at a time: a flood of wrong passwords costs one core, not all.
     bcrypt_gate: tokio::sync::Semaphore,
+    /// Sign-ins waiting for `bcrypt_gate`.
+    bcrypt_waiting: std::sync::atomic::AtomicUsize,
     /// The watchers and the live notifications.
     live: Arc<live::Live>,
 }
@@ -83,6 +93,7 @@ enum Refused {
     Credentials,
     Token(String),
     NotAdmin,
+    Busy,
 }
 
 impl std::fmt::Display for Refused {
@@ -90,7 +101,10 @@ impl std::fmt::Display for Refused {
         match self {
             Self::Credentials => f.write_str("wrong user name or password"),
             Self::Token(e) => f.write_str(e),
-            Self::NotAdmin => f.write_str("the token does not carry the admin role"),
+            Self::NotAdmin => {
+                f.write_str("the token does not carry the admin role (or names a tenant)")
+            }
+            Self::Busy => f.write_str("too many sign-ins waiting for a password check"),
         }
     }
 }
@@ -118,6 +132,7 @@ impl Admin {
             started: Instant::now(),
             sessions: Mutex::new(HashMap::new()),
             bcrypt_gate: tokio::sync::Semaphore::new(1),
+            bcrypt_waiting: std::sync::atomic::AtomicUsize::new(0),
             live: Arc::new(live::Live::new(hub.clone())),
             hub,
         }))
@@ -136,7 +151,13 @@ impl Admin {
                 let a = me.clone();
                 let ns = ns.on_connection(move |socket| a.on_connection(socket));
                 let a = me.clone();
-                let ns = ns.on_disconnect(move |_, _| a.live.watch(false));
+                let ns = ns.on_disconnect(move |socket, _| {
+                    // Only a socket whose `on_connection` ran is counted (a session may
+                    // close between the two).
+                    if socket.get::<Watching>().is_some() {
+                        a.live.watch(false);
+                    }
+                });
                 let a = me.clone();
                 ns.on_any(move |socket, ev| a.on_action(socket, ev))
             })
@@ -202,24 +223,43 @@ impl Admin {
                 .verifier
                 .identify(Some(token))
                 .map_err(|e| Refused::Token(e.to_string()))?;
-            return if who.roles.contains(&self.role) {
+            // A tenant's admin is not the server's: the admin sees every tenant's sockets.
+            return if who.roles.contains(&self.role) && who.tenant.is_none() {
                 Ok(None)
             } else {
                 Err(Refused::NotAdmin)
             };
         }
-        if user != self.username || password.is_empty() {
+        if password.is_empty() {
             return Err(Refused::Credentials);
         }
-        let _permit = self.bcrypt_gate.acquire().await;
-        let (password, hash) = (password.to_owned(), self.password_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
-            .await
-            .is_ok_and(|r| r.unwrap_or(false));
+        // bcrypt runs whatever the user name, so the answer's timing does not tell a
+        // wrong name from a wrong password.
+        let ok = self.bcrypt(password).await? && user == self.username;
         if !ok {
             return Err(Refused::Credentials);
         }
         Ok(Some(self.new_session()))
+    }
+
+    /// Check `password` against the hash: one check at a time, at most [`MAX_WAITING`]
+    /// waiting, each at most [`BCRYPT_WAIT`].
+    async fn bcrypt(&self, password: &str) -> Result<bool, Refused> {
+        if self.bcrypt_waiting.fetch_add(1, Relaxed) >= MAX_WAITING {
+            self.bcrypt_waiting.fetch_sub(1, Relaxed);
+            return Err(Refused::Busy);
+        }
+        let permit = tokio::time::timeout(BCRYPT_WAIT, self.bcrypt_gate.acquire()).await;
+        self.bcrypt_waiting.fetch_sub(1, Relaxed);
+        let Ok(Ok(_permit)) = permit else {
+            return Err(Refused::Busy);
+        };
+        let (password, hash) = (password.to_owned(), self.password_hash.clone());
+        Ok(
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+                .await
+                .is_ok_and(|r| r.unwrap_or(false)),
+        )
     }
 
     fn session_valid(&self, id: &str) -> bool {
@@ -235,7 +275,7 @@ impl Admin {
     }
 
     fn new_session(&self) -> String {
-        let id = format!("{:016x}", rand::random::<u64>());
+        let id = format!("{:032x}", rand::random::<u128>());
         let mut s = self.sessions.lock();
         s.retain(|_, at| at.elapsed() < SESSION_TTL);
         if s.len() >= MAX_SESSIONS {
@@ -258,19 +298,25 @@ impl Admin {
     }
 
     fn on_connection(&self, socket: &sio::Socket) {
+        socket.insert(Watching);
         self.live.watch(true);
         if let Some(NewSession(id)) = socket.get::<NewSession>() {
             let _ = socket.emit("session", &id);
         }
         let _ = socket.emit("config", &json!({ "supportedFeatures": self.features() }));
-        let all: Vec<Value> = self
-            .hub
-            .io()
+        let io = self.hub.io();
+        let total: usize = io.namespaces().iter().map(|ns| ns.socket_count()).sum();
+        let all: Vec<Value> = io
             .namespaces()
             .iter()
             .flat_map(|ns| ns.sockets())
+            .take(MAX_LISTED)
             .map(|s| live::serialize(&s))
             .collect();
+        if total > MAX_LISTED {
+            inc(&self.telemetry.counters.admin_refused);
+            tracing::warn!(listed = MAX_LISTED, total, "admin: all_sockets cut");
+        }
         let _ = socket.emit("all_sockets", &all);
         let _ = socket.emit("server_stats", &self.server_stats(Vec::new()));
     }
@@ -303,7 +349,14 @@ impl Admin {
         let ns = self.hub.io().of(&nsp).ok_or("no such namespace")?;
         // The room filter: `emit`'s second argument, the others' last.
         let filter_at = if name == "emit" { 1 } else { 2 };
-        let filter: Option<String> = ev.arg::<Option<String>>(filter_at).ok().flatten();
+        // Absent, null or "" means every socket; anything else but a room name is refused
+        // (never read as "everyone").
+        let filter = if filter_at < ev.arg_count() {
+            ev.arg::<Option<String>>(filter_at)
+                .map_err(|_| "the room filter must be a string")?
+        } else {
+            None
+        };
         let filter = filter.filter(|f| !f.is_empty());
         if name == "emit" {
             let event: String = ev.arg(2).map_err(|_| "the third argument is the event")?;
@@ -422,3 +475,7 @@ struct Totals {
 /// A session id minted by the sign-in, sent once the socket is connected.
 #[derive(Clone)]
 struct NewSession(String);
+
+/// An admin socket counted among the watchers.
+#[derive(Clone)]
+struct Watching;

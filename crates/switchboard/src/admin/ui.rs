@@ -40,6 +40,8 @@ fn serve(path: &str) -> Response {
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
+        Some("woff2") => "font/woff2",
+        Some("woff") => "font/woff",
         _ => "application/octet-stream",
     };
     // The hashed asset names never change content; the index may (a new build).
@@ -48,8 +50,16 @@ fn serve(path: &str) -> Response {
     } else {
         "public, max-age=86400"
     };
+    // The UI signs in again by itself from its stored session: no other site may frame
+    // it (clickjacking its buttons).
     (
-        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, cache)],
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, cache),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
         *body,
     )
         .into_response()

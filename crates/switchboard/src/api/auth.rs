@@ -165,12 +165,15 @@ impl Guard {
             tracing::debug!(error = %e, "admin token refused");
             ApiError::Unauthorized
         })?;
-        if !who.roles.contains(&jwt.role) {
+        // A tenant's admin is not the server's: the monitoring data spans every tenant.
+        if !who.roles.contains(&jwt.role) || who.tenant.is_some() {
             return Err(ApiError::Forbidden(
-                "this token does not carry the admin role",
+                "this token does not carry the admin role (or names a tenant)",
             ));
         }
-        if self.declared(req).unwrap_or_default().contains(&"admin") {
+        // Only the routes reserved to `admin` keys (monitoring), not those every scope
+        // may read.
+        if self.declared(req).unwrap_or_default() == ["admin"] {
             Ok(())
         } else {
             Err(ApiError::Forbidden(
@@ -313,6 +316,12 @@ mod tests {
                 get(|| async { "ok" }),
                 &["publish"],
             )
+            .route(
+                Method::GET,
+                "/read",
+                get(|| async { "ok" }),
+                &["publish", "admin"],
+            )
             .guarded(
                 keys,
                 telemetry,
@@ -357,6 +366,20 @@ mod tests {
             status_with("/stats", &token(SECRET, &["staff"], 600)).await,
             403
         );
+        assert_eq!(
+            status_with("/read", &admin).await,
+            403,
+            "feeds are for keys"
+        );
+        let tenant_admin = crate::identity::mint(
+            SECRET,
+            "ops",
+            &["admin".to_string()],
+            Some("acme"),
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+        assert_eq!(status_with("/stats", &tenant_admin).await, 403);
         let forged = token("another-secret-long-enough-for-hs256-0123", &["admin"], 600);
         assert_eq!(status_with("/stats", &forged).await, 401);
         // Expired long ago.

@@ -748,4 +748,12 @@ fn admin_settings_come_from_env_or_file_and_are_checked() {
     assert!(load_err(&args_with(&f), &HashMap::new()).contains("admin_role"));
     let f = file("admin_cors_origins = [\"admin.socket.io/\"]\n");
     assert!(load_err(&args_with(&f), &HashMap::new()).contains("admin_cors_origins"));
+    let f = file("admin_cors_origins = [\"*\"]\n");
+    assert!(load_err(&args_with(&f), &HashMap::new()).contains("admin_cors_origins"));
+    // The cost is read from the hash: 15 would make every sign-in take seconds.
+    let slow = hash.replacen("$04$", "$15$", 1);
+    let f = file(&format!(
+        "admin_username = \"ops\"\nadmin_password_hash = \"{slow}\"\n"
+    ));
+    assert!(load_err(&args_with(&f), &HashMap::new()).contains("cost 15"));
 }

@@ -87,11 +87,21 @@ impl Config {
                 if u.is_empty() {
                     return Err(invalid("admin_username", "must not be empty"));
                 }
-                if h.expose().parse::<bcrypt::HashParts>().is_err() {
-                    return Err(invalid(
-                        "admin_password_hash",
-                        "not a bcrypt hash ($2b$…); make one with `switchboard hash-password`",
-                    ));
+                match h.expose().parse::<bcrypt::HashParts>() {
+                    Err(_) => {
+                        return Err(invalid(
+                            "admin_password_hash",
+                            "not a bcrypt hash ($2b$…); make one with `switchboard hash-password`",
+                        ))
+                    }
+                    // Each sign-in pays the cost: 2^15 rounds take seconds per attempt.
+                    Ok(p) if !(4..=14).contains(&p.get_cost()) => {
+                        return Err(invalid(
+                            "admin_password_hash",
+                            format!("bcrypt cost {} is outside 4..=14", p.get_cost()),
+                        ))
+                    }
+                    Ok(_) => {}
                 }
             }
             (None, None) => {}
@@ -111,14 +121,10 @@ impl Config {
         if self.admin_role.is_empty() {
             return Err(invalid("admin_role", "must not be empty"));
         }
-        if let Some(bad) = self
-            .admin_cors_origins
-            .iter()
-            .find(|o| *o != "*" && !is_origin(o))
-        {
+        if let Some(bad) = self.admin_cors_origins.iter().find(|o| !is_origin(o)) {
             return Err(invalid(
                 "admin_cors_origins",
-                format!("`{bad}` is not an origin (scheme://host[:port])"),
+                format!("`{bad}` is not an origin (scheme://host[:port]; `*` is not allowed here)"),
             ));
         }
         if self.cors_origins.iter().any(|o| o == "*") {
