@@ -274,6 +274,18 @@ describe('admin namespace: username and password', () => {
     assert.ok(isTimestamp(dTs), `timestamp ${JSON.stringify(dTs)}`);
   });
 
+  it('socket_updated: a polling client that upgrades is shown on WebSocket', { timeout: 20_000 }, async () => {
+    const { rec } = await connectAdmin(ctx.clients);
+    await next(rec, 'all_sockets');
+    const c = ctx.clients.socket('/', { transports: ['polling', 'websocket'] });
+    await waitConnect(c);
+    const [sock] = await next(rec, 'socket_connected', (s) => s && s.id === c.id, `socket_connected for ${c.id}`);
+    assert.equal(sock.transport, 'polling');
+    const [upd] = await next(rec, 'socket_updated', (u) => u && u.id === c.id, `socket_updated for ${c.id}`);
+    assert.deepStrictEqual(upd, { id: c.id, nsp: '/', transport: 'websocket' });
+    assert.equal(c.io.engine.transport.name, 'websocket');
+  });
+
   it('join and leave: room_joined / room_left, and the room really changes', { timeout: 20_000 }, async () => {
     const { s: admin, rec } = await connectAdmin(ctx.clients);
     const c = await ctx.clients.connect('/', WS);

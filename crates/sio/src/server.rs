@@ -294,6 +294,15 @@ impl Server {
 }
 
 impl Handler<SioData> for Inner {
+    fn on_upgrade(&self, sess: &Arc<SioSession>) {
+        let sockets = sess.data.sockets.lock().clone();
+        for s in &sockets {
+            if let Some(o) = &s.0.ns.observer {
+                s.guard("observer", || o.upgraded(s));
+            }
+        }
+    }
+
     fn on_disconnect(&self, sess: &Arc<SioSession>, reason: DisconnectReason) {
         *sess.data.partial.lock() = None;
         let sockets: Vec<Socket> = std::mem::take(&mut *sess.data.sockets.lock());

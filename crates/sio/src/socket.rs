@@ -240,6 +240,8 @@ pub trait Observer: Send + Sync + 'static {
     fn joined(&self, socket: &Socket, room: &str) {}
     /// A socket left `room` (it was a member).
     fn left(&self, socket: &Socket, room: &str) {}
+    /// The socket's connection finished its upgrade from polling to WebSocket.
+    fn upgraded(&self, socket: &Socket) {}
     /// A client event reached the namespace (before its handler runs).
     fn received(&self, socket: &Socket, event: &Event) {}
     /// An event was emitted to this one socket (`args`: JSON values joined by commas).

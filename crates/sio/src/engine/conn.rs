@@ -481,6 +481,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Default + Send + Sync + 'static> Conn
                 "5" => {
                     self.probing = false;
                     self.sess.set_websocket();
+                    self.srv.upgraded(&self.sess);
                 }
                 "6" => {}
                 _ => return Err(DisconnectReason::ParseError),

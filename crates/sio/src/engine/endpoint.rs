@@ -20,6 +20,8 @@ use crate::config::Config;
 pub(crate) trait Handler<D>: Send + Sync + 'static {
     /// A session was opened (its OPEN packet is queued).
     fn on_connect(&self, _sess: &Arc<Session<D>>) {}
+    /// A polling session finished its upgrade to WebSocket.
+    fn on_upgrade(&self, _sess: &Arc<Session<D>>) {}
     /// The session closed (once; its queue is already closed).
     fn on_disconnect(&self, sess: &Arc<Session<D>>, reason: DisconnectReason);
     /// An Engine.IO message (`4`), without its type digit. `Err`: close the connection.
@@ -336,6 +338,11 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     }
 
     /// An Engine.IO text packet. `Err`: malformed, close the connection for that reason.
+    /// The session now runs on WebSocket (tell the layer above).
+    pub(crate) fn upgraded(&self, sess: &Arc<Session<D>>) {
+        self.handler.on_upgrade(sess);
+    }
+
     pub(crate) fn on_text(
         &self,
         sess: &Arc<Session<D>>,

@@ -122,6 +122,15 @@ impl sio::Observer for Live {
         }
     }
 
+    fn upgraded(&self, socket: &sio::Socket) {
+        if self.watched() {
+            self.to_admins(
+                "socket_updated",
+                &[json!({ "id": socket.id(), "nsp": socket.ns_name(), "transport": "websocket" })],
+            );
+        }
+    }
+
     fn received(&self, socket: &sio::Socket, event: &sio::Event) {
         if self.watched() && socket.ns_name() != "/admin" {
             self.event("event_received", socket, event.name(), event.args_raw());
