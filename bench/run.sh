@@ -14,7 +14,8 @@
 # Env knobs (full mode defaults): SERVERS ("switchboard node peer"; also "sb-nodelay": switchboard
 #   with TCP_NODELAY forced by an LD_PRELOAD shim, a diagnostic; "sb-base": the switchboard binary at
 #   SB_BASE, e.g. the previous commit's build, measured in the same run as the baseline of a change; "sb-deflate":
-#   switchboard with SWITCHBOARD_COMPRESSION=1, see bench/compression.sh), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
+#   switchboard with SWITCHBOARD_COMPRESSION=1, see bench/compression.sh; "sb-2core": switchboard on both
+#   CPUs, the generator still on CPU 1), REPS (2), SLOW_PAYLOAD (1000 B; 100 in smoke),
 #   GEN_FANOUT_ARGS / GEN_CONNECT_ARGS (extra generator options for the fanout / connect scenarios,
 #   e.g. "--deflate 1 --kpi-payload 4096"),
 #   SCENARIOS ("connect fanout publish slow rooms10 polling"), CONNECT_CLIENTS (10000), CONNECT_RATE (1000),
@@ -138,6 +139,9 @@ start_server() { # name tag
                    --database-url sqlite::memory: >"$log" 2>&1 & ;;
     sb-base)     [ -x "${SB_BASE:-}" ] || { log "sb-base needs SB_BASE=<a switchboard binary>"; return 1; }
                  env "${SB_ENV[@]}" taskset -c 0 "$SB_BASE" serve --listen "127.0.0.1:$port" --database-url sqlite::memory: >"$log" 2>&1 & ;;
+    # two-core scaling (issue 16): the server may use both CPUs (one tokio worker per CPU);
+    # the generator stays on CPU 1, so the two share it
+    sb-2core)    env "${SB_ENV[@]}" taskset -c 0,1 "$SB" serve --listen "127.0.0.1:$port" --database-url sqlite::memory: >"$log" 2>&1 & ;;
     node)        taskset -c 0 node "$NODE_DIR/server.js" "$port" >"$log" 2>&1 & ;;
     peer)        taskset -c 0 "$PEER" "$port" >"$log" 2>&1 & ;;
     # diagnostic: switchboard with TCP_NODELAY forced on accepted sockets (bench/diag/nodelay.c)
@@ -161,7 +165,7 @@ stop_server() {
   SPID=""
 }
 trap stop_server EXIT
-port_of() { case $1 in switchboard) echo $P_SB ;; node) echo $P_NODE ;; peer) echo $P_PEER ;; sb-nodelay) echo 3204 ;; sb-base) echo 3205 ;; sb-deflate) echo 3206 ;; esac; }
+port_of() { case $1 in switchboard) echo $P_SB ;; node) echo $P_NODE ;; peer) echo $P_PEER ;; sb-nodelay) echo 3204 ;; sb-base) echo 3205 ;; sb-deflate) echo 3206 ;; sb-2core) echo 3207 ;; esac; }
 
 FAILED=0
 gen() { # server scenario args...
