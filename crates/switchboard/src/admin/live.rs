@@ -95,31 +95,11 @@ impl sio::Observer for Live {
     }
 
     fn joined(&self, socket: &sio::Socket, room: &str) {
-        if self.watched() {
-            self.to_admins(
-                "room_joined",
-                &[
-                    json!(socket.ns_name()),
-                    json!(room),
-                    json!(socket.id()),
-                    json!(timestamp()),
-                ],
-            );
-        }
+        self.room("room_joined", socket, room);
     }
 
     fn left(&self, socket: &sio::Socket, room: &str) {
-        if self.watched() {
-            self.to_admins(
-                "room_left",
-                &[
-                    json!(socket.ns_name()),
-                    json!(room),
-                    json!(socket.id()),
-                    json!(timestamp()),
-                ],
-            );
-        }
+        self.room("room_left", socket, room);
     }
 
     fn upgraded(&self, socket: &sio::Socket) {
@@ -145,6 +125,21 @@ impl sio::Observer for Live {
 }
 
 impl Live {
+    /// `room_joined` / `room_left`: `(nsp, room, id, timestamp)`.
+    fn room(&self, kind: &str, socket: &sio::Socket, room: &str) {
+        if self.watched() {
+            self.to_admins(
+                kind,
+                &[
+                    json!(socket.ns_name()),
+                    json!(room),
+                    json!(socket.id()),
+                    json!(timestamp()),
+                ],
+            );
+        }
+    }
+
     /// `(nsp, id, [event, ...args], timestamp)`; `args` are JSON values joined by commas
     /// (as the engine parsed or encoded them), copied as they are.
     fn event(&self, kind: &str, socket: &sio::Socket, event: &str, args: &str) {

@@ -304,10 +304,9 @@ impl Admin {
             let _ = socket.emit("session", &id);
         }
         let _ = socket.emit("config", &json!({ "supportedFeatures": self.features() }));
-        let io = self.hub.io();
-        let total: usize = io.namespaces().iter().map(|ns| ns.socket_count()).sum();
-        let all: Vec<Value> = io
-            .namespaces()
+        let namespaces = self.hub.io().namespaces();
+        let total: usize = namespaces.iter().map(|ns| ns.socket_count()).sum();
+        let all: Vec<Value> = namespaces
             .iter()
             .flat_map(|ns| ns.sockets())
             .take(MAX_LISTED)
