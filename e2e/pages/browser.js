@@ -89,7 +89,9 @@ function watch(page, allow = []) {
     if (m.type() !== 'error') return;
     const text = m.text();
     if (allow.some((re) => re.test(text))) return;
-    page.errors.push(`console.error: ${text}`);
+    // a failed resource names no URL in its text; the location does
+    const url = m.location()?.url;
+    page.errors.push(`console.error: ${text}${url ? ` (${url})` : ''}`);
   });
   page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));
 }

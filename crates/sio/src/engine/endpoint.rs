@@ -62,10 +62,22 @@ impl Refused {
     }
 }
 
+/// How long a client-closed polling session answers one late poll (see `closed_by_client`).
+const CLOSED_GRACE_MS: u64 = 2_000;
+/// At most this many are remembered; past it a late poll gets the plain 400.
+const CLOSED_MAX: usize = 10_000;
+
 pub(crate) struct Engine<D> {
     pub(crate) config: Config,
     pub(crate) stats: Arc<Shared>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session<D>>>>,
+    /// Polling sessions the client closed (`1` in a POST) while no GET was pending, with
+    /// when (ms). The client's next poll was often already on the wire, on another
+    /// connection, and may land after the close: it gets one `6` instead of a 400 (the
+    /// reference answers it `6` when it lands first, as the protocol suite expects; a
+    /// browser logs a 400 as an error). Kept [`CLOSED_GRACE_MS`], at most
+    /// [`CLOSED_MAX`], swept by the heartbeat.
+    closed_by_client: Mutex<HashMap<Arc<str>, u64>>,
     /// Open sessions per client address (only when a per-IP limit is configured).
     per_ip: Mutex<HashMap<IpAddr, IpCount>>,
     /// When a refusal was last logged (ms since the epoch), to log at most one per second.
@@ -88,6 +100,7 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
             config: shared.config.clone(),
             stats: shared.clone(),
             sessions: Mutex::new(HashMap::new()),
+            closed_by_client: Mutex::new(HashMap::new()),
             per_ip: Mutex::new(HashMap::new()),
             refusal_logged: AtomicU64::new(0),
             claim_required,
@@ -215,6 +228,14 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         Some(s)
     }
 
+    /// A poll for a session its client closed a moment ago: `true` once per such session.
+    pub(crate) fn late_poll_after_close(&self, sid: &str) -> bool {
+        let Some(at) = self.closed_by_client.lock().remove(sid) else {
+            return false;
+        };
+        self.now_ms().saturating_sub(at) < CLOSED_GRACE_MS
+    }
+
     pub(crate) fn open_session(
         self: &Arc<Self>,
         transport: Transport,
@@ -305,6 +326,12 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     /// One heartbeat pass: ping who is due, close who missed a pong or was never claimed.
     fn heartbeat(&self) {
         let now = self.now_ms();
+        {
+            let mut closed = self.closed_by_client.lock();
+            if !closed.is_empty() {
+                closed.retain(|_, at| now.saturating_sub(*at) < CLOSED_GRACE_MS);
+            }
+        }
         let timeout = self.config.ping_timeout.as_millis() as u64;
         let connect_timeout = self.config.connect_timeout.as_millis() as u64;
         let all = self.all_sessions();
@@ -366,8 +393,15 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
             }
             Some(b'1') => {
                 if transport == Transport::Polling {
-                    // A pending GET ends with a noop, as the reference does.
+                    // A pending GET ends with a noop, as the reference does; one that is
+                    // still on its way gets the same (see `closed_by_client`).
                     sess.push_control(b"6");
+                    if !sess.get_pending.load(Ordering::Acquire) {
+                        let mut closed = self.closed_by_client.lock();
+                        if closed.len() < CLOSED_MAX {
+                            closed.insert(sess.sid.clone(), self.now_ms());
+                        }
+                    }
                 }
                 self.close_session(sess, DisconnectReason::TransportClose);
                 Ok(())

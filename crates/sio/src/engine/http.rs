@@ -140,6 +140,12 @@ async fn route<B, D: Default + Send + Sync + 'static>(
     let session = match &sid {
         Some(sid) => match srv.session(sid) {
             Some(s) => Some(s),
+            None if transport == Transport::Polling
+                && req.method() == Method::GET
+                && srv.late_poll_after_close(sid) =>
+            {
+                return Done(text(StatusCode::OK, Bytes::from_static(b"6")));
+            }
             None => return Done(error(EioError::SessionUnknown)),
         },
         None => None,

@@ -88,6 +88,50 @@ async fn polling_handshake_roundtrip_and_errors() {
     assert_eq!(http_get(&url).await.0, 400);
 }
 
+/// A client's close (`1` in a POST) and its next poll cross on the wire: the poll is
+/// answered `6` whichever lands first (as the protocol suite's "forcefully closes the
+/// session" expects), once; a later poll gets 400.
+#[tokio::test]
+async fn a_poll_crossing_the_clients_close_gets_a_noop_once() {
+    let srv = TestServer::spawn(app(fast_config(), Default::default())).await;
+    for poll_first in [true, false] {
+        let (_, body) = http_get(&srv.url("transport=polling")).await;
+        let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let url = srv.url(&format!("transport=polling&sid={sid}"));
+        if poll_first {
+            let poll = tokio::spawn({
+                let url = url.clone();
+                async move { http_get(&url).await }
+            });
+            // the GET is pending before the close lands
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            assert_eq!(http_post(&url, "1").await, (200, "ok".into()));
+            assert_eq!(poll.await.unwrap(), (200, "6".into()));
+        } else {
+            assert_eq!(http_post(&url, "1").await, (200, "ok".into()));
+            assert_eq!(http_get(&url).await, (200, "6".into()), "the late poll");
+        }
+        assert_eq!(http_get(&url).await.0, 400, "poll_first={poll_first}");
+        assert_eq!(
+            http_post(&url, "40").await.0,
+            400,
+            "poll_first={poll_first}"
+        );
+    }
+    // a session closed for another reason (malformed) still answers 400 at once
+    let (_, body) = http_get(&srv.url("transport=polling")).await;
+    let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = srv.url(&format!("transport=polling&sid={sid}"));
+    assert_eq!(http_post(&url, "42{}").await.0, 400);
+    assert_eq!(http_get(&url).await.0, 400);
+}
+
 #[tokio::test]
 async fn polling_upgrades_to_websocket_and_keeps_queued_packets() {
     let srv = TestServer::spawn(app(fast_config(), Default::default())).await;
