@@ -9,8 +9,11 @@
 #
 # Knobs: SB (server binary; default target/release/switchboard), SB_BASE (a second binary,
 # e.g. the previous commit's build, measured in the same run, alternating), REPS (2),
-# CLIENTS (10000), RATE (1000), HOLD (2). Server pinned to CPU 0, generator to CPU 1, a fresh
-# server per run; loopback only; each run ends by itself.
+# CLIENTS (10000), RATE (1000), HOLD (2), PEERS ("": also "peer" for crates/sio's bench-peer and
+# "raw" for ../shared/sio-bench's raw peer, built with RAW=path/to/sio-peer-raw: the same storm
+# without the app, connect->CONNECT ack per second, i.e. what the engine alone and what the
+# machine itself show). Server pinned to CPU 0, generator to CPU 1, a fresh server per run;
+# loopback only; each run ends by itself.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -47,16 +50,32 @@ run() { # label binary rep
     --rate "$RATE" --hold "$HOLD" --label "$label" --tag "storm-$rep" >>"$OUT/results.jsonl" 2>>"$OUT/log.txt" || true
   kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
 }
+peer_run() { # label rep: the bare storm (no app, no subscribe answer) against a peer
+  local label=$1 rep=$2 log="$OUT/server-$1-$2.log" pid
+  case $label in
+    peer) taskset -c 0 "$TARGET/release/examples/bench-peer" "$PORT" >"$log" 2>&1 & pid=$! ;;
+    raw)  taskset -c 0 "$RAW" "$PORT" >"$log" 2>&1 & pid=$! ;;
+  esac
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+  taskset -c 1 timeout 120 "$GEN" connect --proto peer --port $PORT --server-pid $pid --clients "$CLIENTS" \
+    --rate "$RATE" --hold "$HOLD" --label "$label" --tag "storm-$rep" >>"$OUT/results.jsonl" 2>>"$OUT/log.txt" || true
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+}
+case " ${PEERS:-} " in *" peer "*) cargo build --release -q -p sio --example bench-peer ;; esac
+case " ${PEERS:-} " in *" raw "*) [ -x "${RAW:-}" ] || { echo "PEERS=raw needs RAW=path/to/sio-peer-raw" >&2; exit 2; } ;; esac
 for rep in $(seq 1 "$REPS"); do
   run switchboard "$SB" "$rep"
   [ -n "${SB_BASE:-}" ] && run sb-base "$SB_BASE" "$rep"
+  for p in ${PEERS:-}; do peer_run "$p" "$rep"; done
 done
 python3 - "$OUT/results.jsonl" <<'PY' | tee "$OUT/storm.md"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| server | run | subscribed | worst second p99 ms | p99 by second (ms) |")
-print("|---|---|---|---|---|")
+print("| server | run | connected | subscribed | worst second p99 ms: snapshot / ack | p99 by second (ms): snapshot, else ack |")
+print("|---|---|---|---|---|---|")
 for r in rows:
-    secs = " ".join(f"{s.get('p99', 0):g}" for s in r.get("connect_to_snapshot_ms_by_second", []))
-    print(f"| {r.get('label')} | {r.get('tag')} | {r.get('subscribed')} | {r.get('worst_second_snapshot_p99_ms')} | {secs} |")
+    by = r.get("connect_to_snapshot_ms_by_second") or r.get("connect_to_ack_ms_by_second", [])
+    secs = " ".join(f"{s.get('p99', 0):g}" for s in by)
+    snap = r.get("worst_second_snapshot_p99_ms") if r.get("subscribed") else "–"
+    print(f"| {r.get('label')} | {r.get('tag')} | {r.get('connected')} | {r.get('subscribed')} | {snap} / {r.get('worst_second_ack_p99_ms')} | {secs} |")
 PY

@@ -770,6 +770,9 @@ async fn run_connect(o: &Opts) -> Value {
     // connect->snapshot per second of the storm (by the second the attempt started): the
     // periodic ticks must not show up as one bad second.
     let h_snap_sec: Rc<RefCell<Vec<Histogram<u64>>>> = Rc::new(RefCell::new(Vec::new()));
+    // connect->CONNECT ack per second the same way: what a bare engine (`--proto peer`)
+    // reports, the floor the snapshot seconds compare with.
+    let h_ack_sec: Rc<RefCell<Vec<Histogram<u64>>>> = Rc::new(RefCell::new(Vec::new()));
     let (connected, subscribed, failed, dropped) = (
         Rc::new(Cell::new(0u64)),
         Rc::new(Cell::new(0u64)),
@@ -784,7 +787,7 @@ async fn run_connect(o: &Opts) -> Value {
     for i in 0..clients {
         sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
         let (c, h_ack, h_snap) = (c.clone(), h_ack.clone(), h_snap.clone());
-        let h_snap_sec = h_snap_sec.clone();
+        let (h_snap_sec, h_ack_sec) = (h_snap_sec.clone(), h_ack_sec.clone());
         let second = (i as f64 / rate) as usize;
         let (connected, subscribed, failed, dropped) = (
             connected.clone(),
@@ -824,16 +827,13 @@ async fn run_connect(o: &Opts) -> Value {
                     h_ack
                         .borrow_mut()
                         .saturating_record(t_ack.as_micros().max(1) as u64);
+                    record_by_second(&h_ack_sec, second, t_ack);
                     connected.set(connected.get() + 1);
                     if let Some(t) = t_snap {
                         h_snap
                             .borrow_mut()
                             .saturating_record(t.as_micros().max(1) as u64);
-                        let mut secs = h_snap_sec.borrow_mut();
-                        while secs.len() <= second {
-                            secs.push(hist(60_000_000_000));
-                        }
-                        secs[second].saturating_record(t.as_micros().max(1) as u64);
+                        record_by_second(&h_snap_sec, second, t);
                         subscribed.set(subscribed.get() + 1);
                     }
                     // Hold: answer pings, ignore everything else.
@@ -890,10 +890,17 @@ async fn run_connect(o: &Opts) -> Value {
         .iter()
         .map(|h| lat_json(h, 1000.0))
         .collect();
-    let worst_second_p99 = by_second
+    let worst = |secs: &[Value]| {
+        secs.iter()
+            .filter_map(|v| v["p99"].as_f64())
+            .fold(0.0f64, f64::max)
+    };
+    let worst_second_p99 = worst(&by_second);
+    let ack_by_second: Vec<Value> = h_ack_sec
+        .borrow()
         .iter()
-        .filter_map(|v| v["p99"].as_f64())
-        .fold(0.0f64, f64::max);
+        .map(|h| lat_json(h, 1000.0))
+        .collect();
     let ok =
         n as usize == clients && (c.proto == Proto::Peer || subscribed.get() as usize == clients);
     eprintln!(
@@ -913,6 +920,8 @@ async fn run_connect(o: &Opts) -> Value {
         "connect_to_snapshot_ms": lat_json(&hs, 1000.0),
         "connect_to_snapshot_ms_by_second": by_second,
         "worst_second_snapshot_p99_ms": worst_second_p99,
+        "connect_to_ack_ms_by_second": ack_by_second,
+        "worst_second_ack_p99_ms": worst(&ack_by_second),
         "rss_before_kb": rss_before, "rss_after_kb": rss_after, "rss_max_kb": samples.iter().max(),
         "rss_samples_kb": samples, "rss_per_conn_kb": per_conn,
         "connect_wall_s": connect_wall, "server_util": srv_util, "gen_util": gen_util, "others_util": others_util,
@@ -936,7 +945,11 @@ struct Fan {
 impl Fan {
     /// A data frame read at `now` (unix ns): records now − ts. True for a warm-up (ts 0).
     fn on_data(&self, s: &[u8], now: u64) -> bool {
-        let ts = if msgpack() { mp::parse_ts(s) } else { parse_ts(s) };
+        let ts = if msgpack() {
+            mp::parse_ts(s)
+        } else {
+            parse_ts(s)
+        };
         match ts {
             Some(0) => true,
             Some(ts) => {
@@ -1831,6 +1844,15 @@ async fn run_publish(o: &Opts) -> Value {
         runs.extend(phase_res);
     }
     json!({"scenario": "publish", "label": c.label, "ok": ok, "ts_unix": now_ns() / 1_000_000_000, "runs": runs})
+}
+
+/// Record `t` in the histogram of `second` (grown as the storm goes on).
+fn record_by_second(secs: &RefCell<Vec<Histogram<u64>>>, second: usize, t: Duration) {
+    let mut secs = secs.borrow_mut();
+    while secs.len() <= second {
+        secs.push(hist(60_000_000_000));
+    }
+    secs[second].saturating_record(t.as_micros().max(1) as u64);
 }
 
 // ------------------------------------------------------------------ main

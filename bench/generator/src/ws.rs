@@ -426,7 +426,7 @@ impl WsConn {
                     }
                     if h.fin && h.rsv1 {
                         self.zseen += 1;
-                        if (self.zseen - 1) % INFLATE_EVERY.get() != 0 {
+                        if !(self.zseen - 1).is_multiple_of(INFLATE_EVERY.get()) {
                             DEFLATED_IN.set(DEFLATED_IN.get() + 1);
                             return Ok((SKIPPED, self.read_ns));
                         }

@@ -85,15 +85,15 @@ impl Dashboard {
         let _ = socket.emit("dashboard:update", &self.summary());
     }
 
-    /// Volatile periodic update to the dashboard room (skipped when nobody watches).
-    pub fn tick(&self) {
+    /// Volatile periodic update to the dashboard room (skipped when nobody watches),
+    /// spread over `within` (see `pacing`).
+    pub async fn tick(&self, within: std::time::Duration) {
         let ns = self.hub.root();
-        if ns.room_size(ROOM) > 0 {
-            let _ = ns
-                .to(ROOM)
-                .volatile()
-                .local()
-                .emit("dashboard:update", &self.summary());
+        if ns.room_size(ROOM) == 0 {
+            return;
+        }
+        if let Ok(p) = ns.to(ROOM).paced("dashboard:update", &self.summary()) {
+            super::pacing::spread(&mut [p], within, |p, page| Some(p.push(page))).await;
         }
     }
 }

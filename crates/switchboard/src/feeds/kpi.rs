@@ -32,12 +32,6 @@ pub struct Kpis {
     generation: AtomicU64,
 }
 
-/// Members a periodic re-broadcast pushes to before it yields to the runtime. Each member
-/// costs its writer one `writev` of the whole list (a few µs for 4 KB on this machine's
-/// core), so a handshake waits behind at most one page; one 10 000-member emit made
-/// connects wait 25–90 ms at the tick (`bench/storm.sh`: pages of 64 left ~5–8 ms, 16 less).
-const TICK_PAGE: usize = 16;
-
 impl Kpis {
     /// Start from what the store holds.
     pub async fn open(
@@ -106,11 +100,11 @@ impl Kpis {
     /// Volatile re-broadcast of each module's KPIs to its room, skipping empty rooms.
     /// Local: in a cluster every node ticks for its own sockets (README "Running a
     /// cluster"), so each subscriber gets one per interval however many nodes run.
-    /// Paced ([`TICK_PAGE`] members, then a yield), so a large room's tick does not hold
-    /// up other clients. A KPI write during the tick ends it: the write's own reliable
-    /// update already reached every member, and an older list must not follow it (each
-    /// page is pushed under the cache's read lock, which the write waits for).
-    pub async fn tick(&self) {
+    /// Spread over `within` (see `pacing`), so a large room's tick does not hold up other
+    /// clients. A KPI write during the tick ends it: the write's own reliable update
+    /// already reached every member, and an older list must not follow it (each page is
+    /// pushed under the cache's read lock, which the write waits for).
+    pub async fn tick(&self, within: std::time::Duration) {
         let ns = self.hub.root();
         let (generation, mut pending) = {
             let modules = self.modules.read();
@@ -121,21 +115,11 @@ impl Kpis {
                 .collect();
             (self.generation.load(Ordering::Relaxed), pending)
         };
-        for p in &mut pending {
-            loop {
-                let more = {
-                    let _fresh = self.modules.read();
-                    if self.generation.load(Ordering::Relaxed) != generation {
-                        return;
-                    }
-                    p.push(TICK_PAGE)
-                };
-                if !more {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-        }
+        super::pacing::spread(&mut pending, within, |p, page| {
+            let _fresh = self.modules.read();
+            (self.generation.load(Ordering::Relaxed) == generation).then(|| p.push(page))
+        })
+        .await;
     }
 }
 

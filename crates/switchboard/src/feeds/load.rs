@@ -109,16 +109,17 @@ impl LoadMetrics {
         out
     }
 
-    /// Send the figures to the staff dashboard (volatile).
-    pub fn tick(&self) {
+    /// Send the figures to the staff dashboard (volatile), spread over `within` (see
+    /// `pacing`).
+    /// Measured every tick, watched or not, so the rates span one period.
+    pub async fn tick(&self, within: std::time::Duration) {
         let m = self.measure();
         let ns = self.hub.root();
-        if ns.room_size(ROOM) > 0 {
-            let _ = ns
-                .to(ROOM)
-                .volatile()
-                .local()
-                .emit("loadBalancingMetrics", &m);
+        if ns.room_size(ROOM) == 0 {
+            return;
+        }
+        if let Ok(p) = ns.to(ROOM).paced("loadBalancingMetrics", &m) {
+            super::pacing::spread(&mut [p], within, |p, page| Some(p.push(page))).await;
         }
     }
 }

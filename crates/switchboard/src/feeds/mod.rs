@@ -14,6 +14,7 @@ pub mod demo;
 pub mod kpi;
 pub mod load;
 pub mod notify;
+mod pacing;
 pub mod presence;
 pub mod queue;
 
@@ -199,21 +200,21 @@ impl Feeds {
             t.clone(),
             kpi_every,
             "kpi",
-            |k| async move { k.tick().await },
+            move |k| async move { k.tick(kpi_every / 2).await },
         );
         tick(
             Arc::downgrade(&self.dashboard),
             t.clone(),
             dashboard_every,
             "dashboard",
-            |d| async move { d.tick() },
+            move |d| async move { d.tick(dashboard_every / 2).await },
         );
         tick(
             Arc::downgrade(&self.load),
             t,
             dashboard_every,
             "load_balancing_metrics",
-            |l| async move { l.tick() },
+            move |l| async move { l.tick(dashboard_every / 2).await },
         );
     }
 }
