@@ -1760,22 +1760,30 @@ async fn run_publish(o: &Opts) -> Value {
     let duration: f64 = o.get("duration", 5.0);
     let warmup: f64 = o.get("warmup", 1.0);
     let conns: usize = o.get("conns", 16usize).max(1);
+    // `--floor-path /health`: the same load as `GET` of a route that does no work, the
+    // server's HTTP floor (hyper, the router, one small JSON answer), measured in the same
+    // run; the room counts are ignored then.
+    let floor_path = o.s("floor-path", "");
     o.finish();
 
     let mut runs = Vec::new();
     let mut ok = true;
+    let room_counts = if floor_path.is_empty() {
+        room_counts
+    } else {
+        vec![0]
+    };
     for &k in &room_counts {
         let rooms: Vec<String> = (0..k).map(|j| format!("\"module:p{j}\"")).collect();
         let body = format!(
             "{{\"event\":\"bench\",\"data\":{{\"ts\":0,\"seq\":0}},\"rooms\":[{}]}}",
             rooms.join(",")
         );
-        let req = Rc::new(Http::request_bytes(
-            c.addr,
-            "POST",
-            "/api/v1/publish",
-            &body,
-        ));
+        let req = Rc::new(if floor_path.is_empty() {
+            Http::request_bytes(c.addr, "POST", "/api/v1/publish", &body)
+        } else {
+            Http::request_bytes(c.addr, "GET", &floor_path, "")
+        });
         let mut phase_res = Vec::new();
         for (measured, secs) in [(false, warmup), (true, duration)] {
             if secs <= 0.0 {

@@ -520,11 +520,11 @@ impl Namespace {
                 }
             };
             if msg.rooms.is_empty() {
-                st.sockets.values().for_each(&mut send);
+                for_each_prefetched(&st.sockets, &mut send);
             } else {
                 for r in &msg.rooms {
                     if let Some(m) = st.rooms.get(r) {
-                        m.values().for_each(&mut send);
+                        for_each_prefetched(m, &mut send);
                     }
                 }
             }
@@ -856,4 +856,29 @@ pub(crate) fn encode_control(parser: Parser, kind: PacketKind, ns: &str, json: &
         attachments: 0,
     };
     Frame::text(&enc.raw(json))
+}
+
+/// Members visited ahead of the one being sent to: its socket, then its session's outbox,
+/// are loaded while earlier members are served.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Call `send` on each member in order, asking the CPU to load each member's socket
+/// [`PREFETCH_AHEAD`] members early and its session's outbox half as early. Why: in a
+/// fan-out each member's state is cold, and the fan-out profile (1 000 members, 3 M
+/// deliveries/s) had half of `Session::push` waiting for the outbox's first cache line
+/// (the lock's `cmpxchg`); the loads now overlap instead of following each other.
+fn for_each_prefetched(members: &IndexMap<Arc<str>, Socket>, mut send: impl FnMut(&Socket)) {
+    use crate::engine::session::prefetch;
+    let n = members.len();
+    for i in 0..n {
+        if let Some((_, s)) = members.get_index(i + PREFETCH_AHEAD) {
+            prefetch(std::ptr::from_ref(&s.0.session));
+        }
+        if let Some((_, s)) = members.get_index(i + PREFETCH_AHEAD / 2) {
+            s.0.session.prefetch_outbox();
+        }
+        if let Some((_, s)) = members.get_index(i) {
+            send(s);
+        }
+    }
 }

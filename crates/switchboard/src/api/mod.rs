@@ -203,23 +203,28 @@ pub fn router(
 /// A span per API request (`tracing`, exported when traces are on), joined to the
 /// caller's trace when it sent `traceparent`.
 async fn traced(req: Request, next: middleware::Next) -> Response {
+    use tracing::field::Empty;
     use tracing::Instrument as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::debug_span!(
+        "http.request",
+        otel.name = Empty,
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        http.route = Empty,
+        http.response.status_code = Empty,
+    );
+    if span.is_disabled() {
+        // Nobody wants it (traces off, logs at info): no route name, no instrumenting.
+        return next.run(req).await;
+    }
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-    let span = tracing::debug_span!(
-        "http.request",
-        otel.name = %format!("{} {route}", req.method()),
-        otel.kind = "server",
-        http.request.method = %req.method(),
-        http.route = %route,
-        http.response.status_code = tracing::field::Empty,
-    );
-    if !span.is_disabled() {
-        let _ = span.set_parent(crate::otel::remote_parent(req.headers()));
-    }
+    span.record("otel.name", format!("{} {route}", req.method()));
+    span.record("http.route", route.as_str());
+    let _ = span.set_parent(crate::otel::remote_parent(req.headers()));
     let res = next.run(req).instrument(span.clone()).await;
     span.record(
         "http.response.status_code",

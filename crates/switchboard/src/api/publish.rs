@@ -126,7 +126,17 @@ pub struct PublishResponse {
     pub success: bool,
     /// The delivery, or one per batch item (in order).
     #[schema(value_type = Object)]
-    pub data: Value,
+    pub data: Deliveries,
+}
+
+/// What `data` holds: serialized as it is, without a detour through a JSON `Value`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Deliveries {
+    /// A single event's delivery.
+    One(Delivery),
+    /// A batch's, one per item in order.
+    Many(Vec<Delivery>),
 }
 
 fn check_name(what: &str, s: &str) -> Result<(), ApiError> {
@@ -215,7 +225,7 @@ fn publish_inner(
     let data = match PublishBody::parse(&body?, sh.max_json_depth)? {
         PublishBody::One(req) => {
             req.validate()?;
-            serde_json::to_value(publish(sh, &req)).map_err(anyhow::Error::from)?
+            Deliveries::One(publish(sh, &req))
         }
         PublishBody::Many(reqs) => {
             if reqs.is_empty() || reqs.len() > MAX_BATCH {
@@ -228,8 +238,7 @@ fn publish_inner(
                 r.validate()
                     .map_err(|e| ApiError::Validation(format!("item {i}: {e}")))?;
             }
-            let out: Vec<Delivery> = reqs.iter().map(|r| publish(sh, r)).collect();
-            serde_json::to_value(out).map_err(anyhow::Error::from)?
+            Deliveries::Many(reqs.iter().map(|r| publish(sh, r)).collect())
         }
     };
     Ok(Json(PublishResponse {
