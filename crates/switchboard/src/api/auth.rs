@@ -122,16 +122,21 @@ struct Guard {
     scopes: ScopeTable,
 }
 
-/// Middleware guarding the backend API (added with `Router::layer`, so it runs after
-/// routing and sees the matched route).
+/// The backend API's one middleware (added with `Router::layer`, so it runs after routing
+/// and sees the matched route): the request's span, and in it the key check. One layer
+/// rather than a layer each: every layer is a boxed service cloned per request (the
+/// publish profile showed ~3% of the core per layer).
 async fn require_api_key(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    match guard.check(&req) {
-        Ok(()) => next.run(req).await,
-        Err(e) => {
-            inc(&guard.telemetry.counters.api_errors);
-            e.into_response()
+    super::trace::in_span(req, |req| async move {
+        match guard.check(&req) {
+            Ok(()) => next.run(req).await,
+            Err(e) => {
+                inc(&guard.telemetry.counters.api_errors);
+                e.into_response()
+            }
         }
-    }
+    })
+    .await
 }
 
 impl Guard {

@@ -9,6 +9,7 @@ pub mod feeds;
 pub mod pages;
 pub mod publish;
 pub mod stats;
+mod trace;
 
 pub use auth::{AdminJwt, ApiKeys, Routes};
 pub use error::{ApiError, ErrorBody};
@@ -157,8 +158,7 @@ pub fn router(
 ) -> Router {
     let api = api_routes()
         .guarded(keys, sh.telemetry.clone(), admin_jwt, Router::new())
-        .layer(DefaultBodyLimit::max(config.http_body_limit))
-        .layer(middleware::from_fn(traced));
+        .layer(DefaultBodyLimit::max(config.http_body_limit));
     let cors = cors_layer(&config.cors_origins);
     let proxies = Arc::new(crate::net::TrustedProxies::from_config(
         &config.trusted_proxies,
@@ -198,39 +198,6 @@ pub fn router(
             },
         ))
         .with_state(sh)
-}
-
-/// A span per API request (`tracing`, exported when traces are on), joined to the
-/// caller's trace when it sent `traceparent`.
-async fn traced(req: Request, next: middleware::Next) -> Response {
-    use tracing::field::Empty;
-    use tracing::Instrument as _;
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    let span = tracing::debug_span!(
-        "http.request",
-        otel.name = Empty,
-        otel.kind = "server",
-        http.request.method = %req.method(),
-        http.route = Empty,
-        http.response.status_code = Empty,
-    );
-    if span.is_disabled() {
-        // Nobody wants it (traces off, logs at info): no route name, no instrumenting.
-        return next.run(req).await;
-    }
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-    span.record("otel.name", format!("{} {route}", req.method()));
-    span.record("http.route", route.as_str());
-    let _ = span.set_parent(crate::otel::remote_parent(req.headers()));
-    let res = next.run(req).instrument(span.clone()).await;
-    span.record(
-        "http.response.status_code",
-        i64::from(res.status().as_u16()),
-    );
-    res
 }
 
 /// CORS for the HTTP API from the same `cors_origins` the engine uses (none: no headers).
