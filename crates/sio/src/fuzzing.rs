@@ -2,8 +2,8 @@
 //! `fuzz/`. Compiled only with `--cfg fuzzing` (which `cargo fuzz` sets); not an API.
 
 use crate::engine::{deflate, http, ws};
+use crate::event::Event;
 use crate::packet::{self, PacketError, PacketKind};
-use crate::socket::Event;
 
 /// A parsed client packet (mirror of the crate-private `packet::Packet`).
 #[derive(Debug, PartialEq, Eq)]

@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! Lower layers never import upper ones: `engine` and `recovery` know nothing of
-//! Socket.IO; `ns` and `socket` (which name each other) sit on them; `server` on top.
+//! Socket.IO; `event` and `state` sit on them, `ns` and `socket` on those (neither
+//! imports the other's types: `socket` uses `ns`'s broadcasts, `ns` only `state`);
+//! `server` on top.
 //! - [`common`]: what every layer shares — `DisconnectReason`, `Stats`, `RemoteAddr`,
 //!   the configuration with the counters and the clock (`Shared`), random ids.
 //! - [`engine`]: Engine.IO — sessions with one bounded outbound queue each and a data slot
@@ -12,9 +14,13 @@
 //!   hand-written WebSocket framing (`engine::ws`, see there for why) and the one task per
 //!   WebSocket connection that reads and writes (`engine::conn`).
 //! - [`packet`]: Socket.IO packet parsing and encoding.
-//! - [`ns`]: namespaces — handlers, the room → members index, broadcasts encoded once.
-//! - [`socket`]: one connected socket — rooms, data, acks, in-order event dispatch — and
-//!   the Socket.IO state of a session (`SioData`: its sockets, a pending binary packet).
+//! - [`event`]: a client event, an ack reply, and the error types of emits and acks.
+//! - [`state`]: the structs of a namespace and of a socket, which hold each other (the
+//!   handlers, the room index, a socket's inbox and acks, a session's `SioData`).
+//! - [`ns`]: what a namespace does — handlers registered, members indexed by room,
+//!   broadcasts encoded once.
+//! - [`socket`]: what one connected socket does — rooms, data, acks, in-order event
+//!   dispatch.
 //! - [`recovery`]: connection state recovery (recent broadcasts stored once, persisted
 //!   sessions).
 //! - [`adapter`]: the seam where a cluster bus plugs in between a broadcast request and
@@ -34,6 +40,7 @@ mod adapter;
 mod common;
 mod config;
 pub(crate) mod engine;
+mod event;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -43,6 +50,7 @@ mod packet;
 mod recovery;
 mod server;
 mod socket;
+mod state;
 
 pub use adapter::{
     Adapter, BoxFuture, BroadcastMessage, LocalAdapter, Offset, RemoteSession, SessionChange,
@@ -50,7 +58,8 @@ pub use adapter::{
 pub use common::{DisconnectReason, RemoteAddr, Stats};
 pub use config::{Config, Cors, Parser, Transports};
 pub use engine::session::Handshake;
-pub use ns::{BroadcastOperator, ConnectError, Namespace, NamespaceBuilder, Paced};
+pub use event::{AckError, AckReply, ArgError, Event, SendError};
+pub use ns::{BroadcastOperator, NamespaceBuilder, Paced};
 pub use packet::{PacketError, PacketKind};
 pub use server::{EngineHandler, EngineMessage, EngineSocket, Server, ServerBuilder};
-pub use socket::{AckError, AckReply, ArgError, Event, Observer, SendError, Socket};
+pub use state::{ConnectError, Namespace, Observer, Socket};

@@ -1,7 +1,6 @@
 //! A namespace: its handlers, its sockets, the room -> members index and the recovery
 //! buffer. A broadcast is encoded once and the same bytes are queued for every member.
 
-use futures_util::future::BoxFuture;
 use indexmap::IndexMap;
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -15,61 +14,14 @@ use crate::common::Shared;
 use crate::config::Parser;
 use crate::engine::endpoint::Engine;
 use crate::engine::session::{Class, Frame, Pushed};
+use crate::event::Event;
 use crate::msgpack;
 use crate::packet::{Encoder, PacketKind};
 use crate::recovery::{self, Recovery, Restored};
-use crate::socket::{Event, Observer, SioData, SioSession, Socket};
-
-/// A session found again for a reconnecting client: from this namespace's own store, or
-/// from the adapter's (a cluster).
-pub(crate) enum Resumed {
-    Local(Restored),
-    Remote(RemoteSession),
-}
-
-/// A refused connection: sent to the client as `connect_error` (`err.message`, `err.data`).
-#[derive(Debug, Clone)]
-pub struct ConnectError {
-    /// Shown by the client as `err.message`.
-    pub message: String,
-    /// Optional details (`err.data`).
-    pub data: Option<serde_json::Value>,
-}
-
-impl ConnectError {
-    /// A refusal with a message only.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            data: None,
-        }
-    }
-}
-
-type ConnectHook = Arc<
-    dyn Fn(Socket, serde_json::Value) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync,
->;
-type SyncHandler = Arc<dyn Fn(&Socket, Event) + Send + Sync>;
-type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
-type DisconnectHandler = Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>;
-type AsyncHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<'static, ()> + Send + Sync>;
-
-/// An event handler: sync ones run inline on the connection's task, async ones on a task
-/// per socket that drains the socket's events in order.
-#[derive(Clone)]
-pub(crate) enum Handler {
-    Sync(SyncHandler),
-    Async(AsyncHandler),
-}
-
-#[derive(Default)]
-pub(crate) struct Handlers {
-    pub(crate) connect: Option<ConnectHook>,
-    pub(crate) connection: Option<ConnectionHandler>,
-    pub(crate) events: HashMap<String, Handler>,
-    pub(crate) any: Option<Handler>,
-    pub(crate) disconnect: Option<DisconnectHandler>,
-}
+use crate::state::{
+    ConnectError, Handler, Handlers, Namespace, NsState, Observer, Resumed, SioData, SioSession,
+    Socket,
+};
 
 /// Registers a namespace's handlers before the server is built.
 pub struct NamespaceBuilder {
@@ -143,24 +95,6 @@ impl NamespaceBuilder {
         self.handlers.disconnect = Some(Arc::new(f));
         self
     }
-}
-
-pub(crate) struct NsState {
-    pub(crate) sockets: IndexMap<Arc<str>, Socket>,
-    pub(crate) rooms: HashMap<Arc<str>, IndexMap<Arc<str>, Socket>>,
-    pub(crate) recovery: Option<Recovery>,
-    seq: u64,
-}
-
-/// A Socket.IO namespace.
-pub struct Namespace {
-    pub(crate) name: Arc<str>,
-    pub(crate) handlers: Handlers,
-    pub(crate) state: Mutex<NsState>,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) engine: Weak<Engine<SioData>>,
-    adapter: Arc<dyn Adapter>,
-    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 /// Targets of an emit: rooms, exceptions, volatility. Built by [`Namespace::to`] and

@@ -22,10 +22,11 @@ use crate::config::{Config, Parser};
 use crate::engine::endpoint::{Engine, Handler};
 use crate::engine::http as eio_http;
 use crate::engine::session::{Class, Frame};
+use crate::event::Event;
 use crate::msgpack;
-use crate::ns::{Namespace, NamespaceBuilder};
+use crate::ns::NamespaceBuilder;
 use crate::packet::{self, Packet, PacketKind};
-use crate::socket::{Event, Observer, PartialBinary, SioData, SioSession, Socket};
+use crate::state::{Namespace, Observer, PartialBinary, SioData, SioSession, Socket};
 
 /// A raw Engine.IO message handler (used instead of Socket.IO, e.g. by an echo server).
 pub type EngineHandler = Arc<dyn Fn(&EngineSocket, EngineMessage) + Send + Sync>;

@@ -5,9 +5,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 use parking_lot::Mutex;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,12 +15,13 @@ use tokio::sync::oneshot;
 
 use crate::common::Offset;
 use crate::common::{new_id, DisconnectReason};
-use crate::engine::session::{Class, Frame, Handshake, Pushed, Session, Transport};
-use crate::ns::{
-    encode_ack, encode_control, encode_event_id, BroadcastOperator, ConnectError, Handler,
-    Namespace, Resumed,
+use crate::engine::session::{Class, Frame, Handshake, Pushed, Transport};
+use crate::event::{AckError, AckReply, Event, SendError};
+use crate::ns::{encode_ack, encode_control, encode_event_id, BroadcastOperator};
+use crate::packet::PacketKind;
+use crate::state::{
+    ConnectError, Handler, Inbox, Job, Namespace, Resumed, SioSession, Socket, SocketInner,
 };
-use crate::packet::{split_args, Detached, PacketKind};
 
 /// `std::panic::catch_unwind` for handler calls: handlers are user code; nothing they
 /// observe is left half-updated by the engine when they unwind (every engine lock is a
@@ -31,135 +30,7 @@ fn catch_unwind<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
     std::panic::catch_unwind(AssertUnwindSafe(f))
 }
 
-/// Why an emit to one socket failed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SendError {
-    /// The data could not be serialized.
-    #[error("could not serialize the payload")]
-    Serialize,
-    /// The socket is disconnected.
-    #[error("socket closed")]
-    Closed,
-    /// The socket's queue was full: a reliable packet disconnected it (slow consumer).
-    #[error("slow consumer: queue full")]
-    SlowConsumer,
-    /// A volatile packet was dropped because the queue was full.
-    #[error("dropped (volatile)")]
-    Dropped,
-}
-
-/// Why an acknowledgement did not arrive.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum AckError {
-    /// No answer within the timeout.
-    #[error("ack timeout")]
-    Timeout,
-    /// The socket disconnected first.
-    #[error("socket closed before the ack")]
-    Closed,
-    /// The packet could not be sent.
-    #[error(transparent)]
-    Send(#[from] SendError),
-}
-
-/// Why an event argument could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ArgError {
-    /// Fewer arguments than asked for.
-    #[error("missing argument")]
-    Missing,
-    /// The argument has the wrong shape.
-    #[error("invalid argument: {0}")]
-    Invalid(#[from] serde_json::Error),
-}
-
-/// A client's answer to an `emit_with_ack`.
-#[derive(Debug, Clone)]
-pub struct AckReply {
-    /// The JSON array of the client's ack arguments.
-    pub args: String,
-    /// Binary attachments.
-    pub bins: Vec<Bytes>,
-}
-
-impl AckReply {
-    /// The first ack argument, deserialized.
-    pub fn first<T: DeserializeOwned>(&self) -> Result<T, ArgError> {
-        let args = split_args(&self.args).map_err(|_| ArgError::Missing)?;
-        let a = args.first().ok_or(ArgError::Missing)?;
-        Ok(serde_json::from_str(a.get())?)
-    }
-}
-
-/// A client event.
-#[derive(Debug)]
-pub struct Event {
-    name: String,
-    /// The whole JSON array `["name", args…]`.
-    data: String,
-    /// Byte range of the comma-joined arguments inside `data`.
-    args: (usize, usize),
-    bins: Vec<Bytes>,
-    ack: Option<u64>,
-}
-
 impl Event {
-    pub(crate) fn parse(data: String, bins: Vec<Bytes>, ack: Option<u64>) -> Option<Event> {
-        let (name, args) = {
-            let parts = split_args(&data).ok()?;
-            let first = parts.first()?;
-            let name: String = serde_json::from_str(first.get()).ok()?;
-            let base = data.as_ptr() as usize;
-            let args = match (parts.get(1), parts.last()) {
-                (Some(a), Some(z)) => {
-                    let s = a.get().as_ptr() as usize - base;
-                    let e = z.get().as_ptr() as usize - base + z.get().len();
-                    (s, e)
-                }
-                _ => (0, 0),
-            };
-            (name, args)
-        };
-        Some(Event {
-            name,
-            data,
-            args,
-            bins,
-            ack,
-        })
-    }
-
-    /// The event name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// The arguments as JSON values joined by commas (empty when there are none).
-    pub fn args_raw(&self) -> &str {
-        &self.data[self.args.0..self.args.1]
-    }
-    /// Number of arguments.
-    pub fn arg_count(&self) -> usize {
-        split_args(&self.data)
-            .map(|v| v.len().saturating_sub(1))
-            .unwrap_or(0)
-    }
-    /// Argument `i` (0 = the first after the name) as raw JSON.
-    pub fn arg_raw(&self, i: usize) -> Option<&RawValue> {
-        split_args(&self.data).ok()?.get(i + 1).copied()
-    }
-    /// Argument `i`, deserialized.
-    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, ArgError> {
-        let raw = self.arg_raw(i).ok_or(ArgError::Missing)?;
-        Ok(serde_json::from_str(raw.get())?)
-    }
-    /// Binary attachments.
-    pub fn bins(&self) -> &[Bytes] {
-        &self.bins
-    }
-    /// Whether the client asked for an acknowledgement.
-    pub fn wants_ack(&self) -> bool {
-        self.ack.is_some()
-    }
     /// Answer the client's ack callback with one argument (at most once; later calls are no-ops).
     pub fn ack<T: Serialize + ?Sized>(
         &mut self,
@@ -183,107 +54,6 @@ impl Event {
         let z = ns.shared.deflate_at();
         let frames = encode_ack(ns.shared.config.parser, &ns.name, id, args, &bins, z);
         socket.push(&frames, Class::Reliable)
-    }
-}
-
-/// Binary attachments still expected for a packet.
-pub(crate) struct PartialBinary {
-    pub(crate) text: String,
-    /// `text` parsed (at arrival; not parsed again when complete).
-    pub(crate) head: Detached,
-    pub(crate) remaining: usize,
-    pub(crate) bins: Vec<Bytes>,
-    /// Bytes held (text + attachments so far); bounded by `max_payload`.
-    pub(crate) bytes: usize,
-}
-
-/// The Socket.IO state of one Engine.IO session ([`Session::data`]): its sockets (one per
-/// namespace) and a binary packet waiting for its attachments.
-#[derive(Default)]
-pub(crate) struct SioData {
-    pub(crate) sockets: Mutex<Vec<Socket>>,
-    pub(crate) partial: Mutex<Option<PartialBinary>>,
-    /// When the pending binary packet started (ms since the server's epoch; 0: none), so
-    /// the heartbeat can end one whose attachments never come without taking a lock.
-    pub(crate) partial_since: AtomicU64,
-}
-
-impl SioData {
-    /// The session's socket in namespace `ns`.
-    pub(crate) fn socket(&self, ns: &str) -> Option<Socket> {
-        self.sockets
-            .lock()
-            .iter()
-            .find(|s| s.ns_name() == ns)
-            .cloned()
-    }
-}
-
-/// An Engine.IO session carrying Socket.IO.
-pub(crate) type SioSession = Session<SioData>;
-
-enum Job {
-    Event(Event),
-}
-
-/// Sees what happens to the sockets of every namespace, as socket.io's admin
-/// instrumentation does with its listeners (`ServerBuilder::observer`). Called inline on
-/// the engine's tasks: implementations return quickly (count, or queue for later) and
-/// never block. Without an observer each hook costs one `Option` check.
-#[allow(unused_variables)]
-pub trait Observer: Send + Sync + 'static {
-    /// A socket connected (after its CONNECT ack).
-    fn connected(&self, socket: &Socket) {}
-    /// A connected socket left its namespace.
-    fn disconnected(&self, socket: &Socket, reason: DisconnectReason) {}
-    /// A socket joined `room` (it was not a member).
-    fn joined(&self, socket: &Socket, room: &str) {}
-    /// A socket left `room` (it was a member).
-    fn left(&self, socket: &Socket, room: &str) {}
-    /// The socket's connection finished its upgrade from polling to WebSocket.
-    fn upgraded(&self, socket: &Socket) {}
-    /// A client event reached the namespace (before its handler runs).
-    fn received(&self, socket: &Socket, event: &Event) {}
-    /// An event was emitted to this one socket (`args`: JSON values joined by commas).
-    /// Broadcasts are not reported per member, as in socket.io's `onAnyOutgoing`.
-    fn sent(&self, socket: &Socket, event: &str, args: &str) {}
-}
-
-#[derive(Default)]
-struct Inbox {
-    queue: VecDeque<Job>,
-    /// A task is draining the queue (or the connect hook runs): new events queue up.
-    running: bool,
-}
-
-pub(crate) struct SocketInner {
-    pub(crate) id: Arc<str>,
-    pub(crate) pid: Option<Arc<str>>,
-    pub(crate) ns: Arc<Namespace>,
-    pub(crate) session: Arc<SioSession>,
-    pub(crate) rooms: Mutex<Vec<Arc<str>>>,
-    pub(crate) data: Mutex<http::Extensions>,
-    acks: Mutex<HashMap<u64, oneshot::Sender<AckReply>>>,
-    next_ack: AtomicU64,
-    inbox: Mutex<Inbox>,
-    /// The last broadcast this socket was queued for (dedupes multi-room emits).
-    pub(crate) last_seq: AtomicU64,
-    pub(crate) connected: AtomicBool,
-    recovered: bool,
-    /// The namespace's newest offset when the socket was added (see `Persisted::since`).
-    pub(crate) since: Mutex<Offset>,
-}
-
-/// A handle to a connected socket. Cheap to clone.
-#[derive(Clone)]
-pub struct Socket(pub(crate) Arc<SocketInner>);
-
-impl std::fmt::Debug for Socket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Socket")
-            .field("id", &self.0.id)
-            .field("ns", &self.0.ns.name)
-            .finish()
     }
 }
 
