@@ -25,6 +25,17 @@ async fn http_post(url: &str, body: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// A new long-polling session: its sid and the URL its requests go to.
+async fn polling_session(srv: &TestServer) -> (String, String) {
+    let (_, body) = http_get(&srv.url("transport=polling")).await;
+    let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = srv.url(&format!("transport=polling&sid={sid}"));
+    (sid, url)
+}
+
 #[tokio::test]
 async fn websocket_handshake_and_connect() {
     let srv = TestServer::spawn(app(fast_config(), Default::default())).await;
@@ -95,12 +106,7 @@ async fn polling_handshake_roundtrip_and_errors() {
 async fn a_poll_crossing_the_clients_close_gets_a_noop_once() {
     let srv = TestServer::spawn(app(fast_config(), Default::default())).await;
     for poll_first in [true, false] {
-        let (_, body) = http_get(&srv.url("transport=polling")).await;
-        let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let url = srv.url(&format!("transport=polling&sid={sid}"));
+        let (_, url) = polling_session(&srv).await;
         if poll_first {
             let poll = tokio::spawn({
                 let url = url.clone();
@@ -122,12 +128,7 @@ async fn a_poll_crossing_the_clients_close_gets_a_noop_once() {
         );
     }
     // a session closed for another reason (malformed) still answers 400 at once
-    let (_, body) = http_get(&srv.url("transport=polling")).await;
-    let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let url = srv.url(&format!("transport=polling&sid={sid}"));
+    let (_, url) = polling_session(&srv).await;
     assert_eq!(http_post(&url, "42{}").await.0, 400);
     assert_eq!(http_get(&url).await.0, 400);
 }
@@ -135,12 +136,7 @@ async fn a_poll_crossing_the_clients_close_gets_a_noop_once() {
 #[tokio::test]
 async fn polling_upgrades_to_websocket_and_keeps_queued_packets() {
     let srv = TestServer::spawn(app(fast_config(), Default::default())).await;
-    let (_, body) = http_get(&srv.url("transport=polling")).await;
-    let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let url = srv.url(&format!("transport=polling&sid={sid}"));
+    let (sid, url) = polling_session(&srv).await;
     http_post(&url, "40").await;
     http_get(&url).await; // connect ack
     let mut ws = Ws {
