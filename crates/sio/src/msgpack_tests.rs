@@ -2,6 +2,7 @@
 //! (`tests/fixtures/msgpack-gen.js`), and round trips.
 
 use super::*;
+use crate::event::Event;
 use serde_json::Value;
 
 const FIXTURES: &str = include_str!("../tests/fixtures/msgpack-fixtures.json");
@@ -213,4 +214,44 @@ fn integer_keys_and_undefined() {
     let mut q = p[..18].to_vec();
     q.extend([0x92, 0xa1, b'e', 0xd4, 0x00, 0x00]);
     assert_eq!(decode(&q).unwrap().data, r#"["e",null]"#);
+}
+
+/// `v` with every placeholder replaced by the bytes it refers to: the value the JavaScript
+/// client holds after decoding.
+fn resolved(v: Value, bins: &[Bytes]) -> Value {
+    match v {
+        Value::Object(m) => match placeholder(&m) {
+            Some(n) => Value::from(bins[n].to_vec()),
+            None => Value::Object(m.into_iter().map(|(k, x)| (k, resolved(x, bins))).collect()),
+        },
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| resolved(x, bins)).collect()),
+        x => x,
+    }
+}
+
+#[test]
+fn a_repeated_key_holding_binaries_re_encodes_as_javascript_reads_it() {
+    // {type: 2, data: ["ev", {a: <01>, b: <02>, a: <03>}], nsp: "/"}: JavaScript keeps the
+    // last `a`, at the first `a`'s place. The JSON handlers see keeps all three (placeholders
+    // 0, 1, 2); the re-encoding writes the value JavaScript holds, so its binaries come in
+    // another order, and each placeholder still resolves to the same bytes.
+    let mut b = vec![
+        0x83, 0xa4, b't', b'y', b'p', b'e', 0x02, 0xa4, b'd', b'a', b't', b'a',
+    ];
+    b.extend([0x92, 0xa2, b'e', b'v', 0x83]);
+    b.extend([
+        0xa1, b'a', 0xc4, 1, 1, 0xa1, b'b', 0xc4, 1, 2, 0xa1, b'a', 0xc4, 1, 3,
+    ]);
+    b.extend([0xa3, b'n', b's', b'p', 0xa1, b'/']);
+    let d = decode(&b).unwrap();
+    assert_eq!(d.bins.len(), 3);
+    let ev = Event::parse(d.data.clone(), Vec::new(), d.id).unwrap();
+    let again = decode(&event("/", ev.name(), ev.args_raw(), &d.bins, None, None)).unwrap();
+    assert_eq!(
+        again.bins,
+        vec![Bytes::from_static(&[3]), Bytes::from_static(&[2])]
+    );
+    let seen = |d: &Decoded| resolved(serde_json::from_str(&d.data).unwrap(), &d.bins);
+    assert_eq!(seen(&again), seen(&d));
+    assert_eq!(seen(&d), serde_json::json!(["ev", {"a": [3], "b": [2]}]));
 }
