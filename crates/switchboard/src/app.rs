@@ -105,7 +105,7 @@ impl App {
         }
         if let Some((cl, adapter)) = &cluster {
             tracing::info!(node = %cl.node_id, stream = %config.redis_stream, "cluster mode");
-            cl.start(adapter);
+            cl.start(adapter, admin.clone());
             if !cl.joined(Duration::from_secs(5)).await {
                 tracing::warn!(node = %cl.node_id, "cluster bus not reachable yet: starting degraded");
             }

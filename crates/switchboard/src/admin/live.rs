@@ -8,26 +8,41 @@
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
+use super::relay::{AdminMessage, Peers};
 use crate::hub::Hub;
 use crate::rules::Identity;
-use crate::support::clock::timestamp;
+use crate::support::clock::{now_ms, timestamp};
+use crate::telemetry::{inc, Telemetry};
+
+/// How long a node keeps sending its notifications to the others after it last heard
+/// that an admin watches there: three of the watching node's stats ticks.
+const REMOTE_WATCH_MS: i64 = 3 * super::STATS_EVERY.as_millis() as i64;
 
 /// The engine observer, and the one way to reach the admins.
 pub(super) struct Live {
     hub: Hub,
-    /// Connected admin sockets; the hooks do nothing while it is 0.
+    telemetry: Arc<Telemetry>,
+    /// The other nodes' admin namespaces (cluster mode).
+    pub(super) peers: Peers,
+    /// Connected admin sockets of this node.
     watchers: AtomicUsize,
+    /// Until when (ms since the epoch) an admin watches on another node.
+    remote_until: AtomicI64,
     /// Disconnections by reason since the last stats tick.
     disconnections: Mutex<HashMap<&'static str, u64>>,
 }
 
 impl Live {
-    pub(super) fn new(hub: Hub) -> Self {
+    pub(super) fn new(hub: Hub, telemetry: Arc<Telemetry>) -> Self {
         Self {
             hub,
+            telemetry,
+            peers: Peers::default(),
             watchers: AtomicUsize::new(0),
+            remote_until: AtomicI64::new(0),
             disconnections: Mutex::new(HashMap::new()),
         }
     }
@@ -41,8 +56,24 @@ impl Live {
         }
     }
 
-    pub(super) fn watched(&self) -> bool {
+    /// An admin watches on another node: send the notifications there too for a while.
+    pub(super) fn watched_elsewhere(&self) {
+        self.remote_until
+            .fetch_max(now_ms() + REMOTE_WATCH_MS, Relaxed);
+    }
+
+    /// An admin socket is connected here.
+    pub(super) fn watched_here(&self) -> bool {
         self.watchers.load(Relaxed) > 0
+    }
+
+    fn watched_remotely(&self) -> bool {
+        self.remote_until.load(Relaxed) > now_ms()
+    }
+
+    /// An admin watches, here or on another node: the hooks do nothing otherwise.
+    pub(super) fn watched(&self) -> bool {
+        self.watched_here() || self.watched_remotely()
     }
 
     /// Disconnections by reason since the last call.
@@ -50,7 +81,7 @@ impl Live {
         std::mem::take(&mut *self.disconnections.lock())
     }
 
-    /// Send to every admin socket of this node (volatile: a slow admin misses updates
+    /// Send to every admin socket of the cluster (volatile: a slow admin misses updates
     /// rather than being disconnected). `args` are the event's arguments.
     pub(super) fn to_admins(&self, event: &str, args: &[Value]) {
         let args: Vec<String> = args.iter().map(Value::to_string).collect();
@@ -59,6 +90,23 @@ impl Live {
 
     /// [`Live::to_admins`] with the arguments already JSON, joined by commas.
     fn to_admins_raw(&self, event: &str, args: String) {
+        if self.watched_remotely() {
+            let msg = AdminMessage::Notify {
+                event: event.to_owned(),
+                args: args.clone(),
+            };
+            if !self.peers.tell(msg) {
+                inc(&self.telemetry.counters.bus_local_only);
+            }
+        }
+        self.to_admins_here(event, args);
+    }
+
+    /// Send to the admin sockets of this node only (a notification from another node).
+    pub(super) fn to_admins_here(&self, event: &str, args: String) {
+        if !self.watched_here() {
+            return;
+        }
         if let Some(ns) = self.hub.io().of("/admin") {
             ns.broadcast()
                 .local()

@@ -9,15 +9,21 @@
 //! - **What the UI sees**: `config { supportedFeatures }`, `all_sockets`, `server_stats`
 //!   every 2 s, and the live socket/room/event notifications ([`live`], fed by the
 //!   engine's [`sio::Observer`] hook).
-//! - **Actions**: `emit` (through the adapter: cluster-wide), `join`, `leave`,
-//!   `_disconnect` (on this node's sockets). `admin_read_only` advertises none and
-//!   refuses them (counted, logged).
+//! - **Actions**: `emit` (through the adapter), `join`, `leave`, `_disconnect`.
+//!   `admin_read_only` advertises none and refuses them (counted, logged).
 //!
-//! In a cluster each node is its own server (`serverId` = the node id): the UI shows the
-//! node it is connected to, as it does with socket.io nodes that do not share a store.
+//! In a cluster the admin namespaces act as one, as socket.io's do through its adapter
+//! ([`relay`]): each node is its own server (`serverId` = the node id) and sends its
+//! `server_stats` and notifications to the admins of every node while one watches
+//! anywhere; `all_sockets` lists every node's sockets; `join`, `leave` and `_disconnect`
+//! reach every node's sockets.
 
 mod live;
+pub mod relay;
 pub mod ui;
+
+pub use relay::AdminMessage;
+use relay::{Action, Op};
 
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -35,6 +41,9 @@ use crate::telemetry::{inc, Telemetry};
 const MAX_SESSIONS: usize = 10_000;
 /// How long a session id signs an admin in again.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// How long a new admin waits for the other nodes' sockets (socket.io's
+/// `fetchSockets` waits 5 s; the UI shows nothing until then, so it waits less here).
+const LIST_WAIT: Duration = Duration::from_secs(1);
 /// `server_stats` period (socket.io-admin-ui's).
 const STATS_EVERY: Duration = Duration::from_secs(2);
 /// Sockets listed in the first `all_sockets` (one reliable packet): past this the list is
@@ -76,6 +85,8 @@ pub struct Admin {
     bcrypt_waiting: std::sync::atomic::AtomicUsize,
     /// The watchers and the live notifications.
     live: Arc<live::Live>,
+    /// New admins waiting for the other nodes' sockets, by request id.
+    listing: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Vec<Value>>>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -127,13 +138,14 @@ impl Admin {
             read_only: config.admin_read_only,
             role: config.admin_role.clone(),
             verifier,
-            telemetry,
             node_id,
             started: Instant::now(),
             sessions: Mutex::new(HashMap::new()),
             bcrypt_gate: tokio::sync::Semaphore::new(1),
             bcrypt_waiting: std::sync::atomic::AtomicUsize::new(0),
-            live: Arc::new(live::Live::new(hub.clone())),
+            live: Arc::new(live::Live::new(hub.clone(), telemetry.clone())),
+            listing: Mutex::new(HashMap::new()),
+            telemetry,
             hub,
         }))
     }
@@ -176,6 +188,9 @@ impl Admin {
                 let now = a.totals();
                 let aggregated = a.aggregated(&last, &now);
                 last = now;
+                if a.live.watched_here() {
+                    a.live.peers.tell(AdminMessage::Watching);
+                }
                 if a.live.watched() {
                     a.live
                         .to_admins("server_stats", &[a.server_stats(aggregated)]);
@@ -297,22 +312,104 @@ impl Admin {
         f
     }
 
-    fn on_connection(&self, socket: &sio::Socket) {
+    /// The messages of the other nodes' admin namespaces (the cluster calls this).
+    pub fn peers(&self) -> &relay::Peers {
+        &self.live.peers
+    }
+
+    /// A message from another node's admin namespace.
+    pub fn receive(&self, msg: AdminMessage) {
+        match msg {
+            AdminMessage::Watching => self.live.watched_elsewhere(),
+            AdminMessage::Notify { event, args } => self.live.to_admins_here(&event, args),
+            AdminMessage::Act(action) => match self.apply(&action) {
+                Ok(n) => tracing::info!(?action, sockets = n, "admin action from another node"),
+                Err(e) => {
+                    tracing::warn!(?action, error = e, "admin action from another node refused")
+                }
+            },
+            AdminMessage::List { request } => {
+                self.live.watched_elsewhere();
+                let (sockets, _) = self.local_sockets();
+                self.live
+                    .peers
+                    .tell(AdminMessage::Sockets { request, sockets });
+            }
+            AdminMessage::Sockets { request, sockets } => {
+                if let Some(tx) = self.listing.lock().get(&request) {
+                    let _ = tx.send(sockets);
+                }
+            }
+        }
+    }
+
+    fn on_connection(self: &Arc<Self>, socket: &sio::Socket) {
         socket.insert(Watching);
         self.live.watch(true);
         if let Some(NewSession(id)) = socket.get::<NewSession>() {
             let _ = socket.emit("session", &id);
         }
         let _ = socket.emit("config", &json!({ "supportedFeatures": self.features() }));
+        let (all, total) = self.local_sockets();
+        // The other nodes of the registry answer with theirs (a node that is down or
+        // slower than LIST_WAIT is left out, logged).
+        let others = self.telemetry.cluster.nodes().len().saturating_sub(1);
+        if others == 0 || !self.live.peers.clustered() {
+            self.list(socket, all, total);
+            return;
+        }
+        let (me, socket) = (self.clone(), socket.clone());
+        tokio::spawn(async move {
+            let request = format!("{:032x}", rand::random::<u128>());
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            me.listing.lock().insert(request.clone(), tx);
+            let (mut all, mut total, mut answered) = (all, total, 0);
+            if me.live.peers.tell(AdminMessage::List {
+                request: request.clone(),
+            }) {
+                let deadline = tokio::time::sleep(LIST_WAIT);
+                tokio::pin!(deadline);
+                while answered < others {
+                    tokio::select! {
+                        Some(theirs) = rx.recv() => {
+                            total += theirs.len();
+                            all.extend(theirs);
+                            answered += 1;
+                        }
+                        () = &mut deadline => break,
+                    }
+                }
+            }
+            me.listing.lock().remove(&request);
+            if answered < others {
+                tracing::warn!(
+                    answered,
+                    nodes = others,
+                    "admin: not every node listed its sockets in time"
+                );
+            }
+            me.list(&socket, all, total);
+        });
+    }
+
+    /// This node's sockets as the UI lists them (at most [`MAX_LISTED`]), and how many
+    /// there are.
+    fn local_sockets(&self) -> (Vec<Value>, usize) {
         let namespaces = self.hub.io().namespaces();
         let total: usize = namespaces.iter().map(|ns| ns.socket_count()).sum();
-        let all: Vec<Value> = namespaces
+        let all = namespaces
             .iter()
             .flat_map(|ns| ns.sockets())
             .take(MAX_LISTED)
             .map(|s| live::serialize(&s))
             .collect();
+        (all, total)
+    }
+
+    /// The first `all_sockets` and `server_stats` of a new admin.
+    fn list(&self, socket: &sio::Socket, mut all: Vec<Value>, total: usize) {
         if total > MAX_LISTED {
+            all.truncate(MAX_LISTED);
             inc(&self.telemetry.counters.admin_refused);
             tracing::warn!(listed = MAX_LISTED, total, "admin: all_sockets cut");
         }
@@ -345,7 +442,6 @@ impl Admin {
         let nsp: String = ev
             .arg(0)
             .map_err(|_| "the first argument is the namespace")?;
-        let ns = self.hub.io().of(&nsp).ok_or("no such namespace")?;
         // The room filter: `emit`'s second argument, the others' last.
         let filter_at = if name == "emit" { 1 } else { 2 };
         // Absent, null or "" means every socket; anything else but a room name is refused
@@ -362,13 +458,42 @@ impl Admin {
             let args: Vec<&str> = (3..ev.arg_count())
                 .filter_map(|i| ev.arg_raw(i).map(|r| r.get()))
                 .collect();
+            let ns = self.hub.io().of(&nsp).ok_or("no such namespace")?;
             let op = match &filter {
                 Some(room) => ns.to(room),
                 None => ns.broadcast(),
             };
             return Ok(op.emit_raw(&event, args.join(","), ev.bins().to_vec()));
         }
-        let targets: Vec<sio::Socket> = match &filter {
+        let op = match name {
+            "join" | "leave" => {
+                let room: String = ev.arg(1).map_err(|_| "the second argument is the room")?;
+                if name == "join" {
+                    Op::Join(room)
+                } else {
+                    Op::Leave(room)
+                }
+            }
+            _ => Op::Disconnect(ev.arg::<bool>(1).unwrap_or(false)),
+        };
+        let action = Action { op, nsp, filter };
+        let n = self.apply(&action)?;
+        // The other nodes' sockets too (socket.io's `socketsJoin`, `socketsLeave`,
+        // `disconnectSockets` are cluster-wide).
+        if self.live.peers.clustered() && !self.live.peers.tell(AdminMessage::Act(action)) {
+            inc(&self.telemetry.counters.bus_local_only);
+            tracing::warn!(
+                action = name,
+                "admin action not relayed: this node's sockets only"
+            );
+        }
+        Ok(n)
+    }
+
+    /// Carry out an action on this node's sockets; how many it reached.
+    fn apply(&self, action: &Action) -> Result<usize, &'static str> {
+        let ns = self.hub.io().of(&action.nsp).ok_or("no such namespace")?;
+        let targets: Vec<sio::Socket> = match &action.filter {
             Some(room) => ns
                 .room_members(room)
                 .iter()
@@ -376,26 +501,16 @@ impl Admin {
                 .collect(),
             None => ns.sockets(),
         };
-        match name {
-            "join" | "leave" => {
-                let room: String = ev.arg(1).map_err(|_| "the second argument is the room")?;
-                for s in &targets {
-                    if name == "join" {
-                        s.join(&room);
-                    } else {
-                        s.leave(&room);
-                    }
+        for s in &targets {
+            match &action.op {
+                Op::Join(room) => {
+                    s.join(room);
                 }
-            }
-            _ => {
-                let close = ev.arg::<bool>(1).unwrap_or(false);
-                for s in &targets {
-                    if close {
-                        s.close_connection();
-                    } else {
-                        s.disconnect();
-                    }
+                Op::Leave(room) => {
+                    s.leave(room);
                 }
+                Op::Disconnect(true) => s.close_connection(),
+                Op::Disconnect(false) => s.disconnect(),
             }
         }
         Ok(targets.len())

@@ -242,10 +242,12 @@ async fn reader(adapter: std::sync::Weak<BusAdapter>) {
 fn deliver(cl: &Cluster, entry: &StreamId) {
     let counters = &cl.telemetry.counters;
     let field = |k: &str| -> Option<String> { entry.get(k) };
-    if field("nsp").as_deref() != Some("/") {
+    // A namespace this node does not serve (another application's on a shared stream)
+    // is not ours to deliver.
+    let Some(ns) = field("nsp").and_then(|n| cl.hub.io().of(&n)) else {
         inc(&counters.bus_skipped);
         return;
-    }
+    };
     let (Some(kind), Some(data)) = (field("type"), field("data")) else {
         inc(&counters.bus_skipped);
         return;
@@ -257,7 +259,7 @@ fn deliver(cl: &Cluster, entry: &StreamId) {
             } else {
                 Offset::parse(&entry.id)
             };
-            cl.hub.root().deliver(&msg, offset);
+            ns.deliver(&msg, offset);
             inc(&counters.bus_received);
             // Stream ids are Redis's clock in ms: the lag includes any skew between this
             // host's clock and Redis's (none when they share a host).

@@ -58,7 +58,7 @@ struct Flags {
     volatile: Option<bool>,
 }
 
-/// Decode the `type` and `data` fields of an entry of namespace `/`.
+/// Decode the `type` and `data` fields of an entry.
 pub fn decode(kind: &str, data: &str) -> Entry {
     if kind != BROADCAST {
         return Entry::Skip("not a broadcast");

@@ -13,7 +13,9 @@
 //! - **Presence** ([`presence`]): each node's per-room users summed in Redis; a dead
 //!   node's users are taken back by a live one.
 //! - **Caches**: a feature's cache change is published on a channel; other nodes
-//!   re-read that cache from the shared store.
+//!   re-read that cache from the shared store ([`relay`]).
+//! - **Admin**: the admin namespaces' notifications, actions and socket lists go over
+//!   another channel, so the Admin UI on any node sees and acts on all ([`relay`]).
 //!
 //! When Redis is unreachable each node keeps serving its own clients: broadcasts are
 //! delivered locally only (counted), `/health` says `degraded`, and the tasks reconnect
@@ -23,6 +25,7 @@ pub mod bus;
 pub mod format;
 pub mod nodes;
 pub mod presence;
+mod relay;
 pub mod sessions;
 
 use std::collections::HashMap;
@@ -31,6 +34,7 @@ use std::time::Duration;
 
 use sio::Offset;
 
+use crate::admin::Admin;
 use crate::config::Config;
 use crate::feeds::Feeds;
 use crate::hub::Hub;
@@ -97,6 +101,10 @@ impl Keys {
     pub fn caches(&self) -> String {
         format!("{}:caches", self.prefix)
     }
+    /// The channel of the admin namespaces.
+    pub fn admin(&self) -> String {
+        format!("{}:admin", self.prefix)
+    }
 }
 
 impl std::fmt::Debug for Cluster {
@@ -156,14 +164,14 @@ impl Cluster {
         Arc::new(bus::BusAdapter::new(self.clone()))
     }
 
-    /// Start the tasks: the stream reader, the heartbeat, the cache-change relay and the
-    /// session refresher.
-    pub fn start(self: &Arc<Self>, adapter: &Arc<bus::BusAdapter>) {
+    /// Start the tasks: the stream reader, the heartbeat, the relays of cache changes
+    /// and of the admin namespace (when it is on), and the session refresher.
+    pub fn start(self: &Arc<Self>, adapter: &Arc<bus::BusAdapter>, admin: Option<Arc<Admin>>) {
         self.telemetry.cluster.set_state(ClusterState::Degraded);
         adapter.spawn_tasks();
         nodes::spawn(self.clone());
         presence::start(self);
-        self.spawn_cache_relay();
+        relay::spawn(self, admin);
     }
 
     /// Wait (at most `within`) until the reader has read the stream's epoch and newest id.
@@ -215,81 +223,6 @@ impl Cluster {
 
     fn epoch(&self) -> String {
         self.epoch.lock().clone()
-    }
-
-    /// Publish this node's cache changes; apply the others'. A subscription that was
-    /// lost may have missed changes: every cache is re-read when it comes back.
-    fn spawn_cache_relay(self: &Arc<Self>) {
-        let Some(mut changes) = self.feeds.peers.subscribe() else {
-            tracing::error!("cache changes already relayed: cluster started twice?");
-            return;
-        };
-        let me = self.clone();
-        tokio::spawn(async move {
-            while let Some(change) = changes.recv().await {
-                let body = serde_json::json!({ "uid": me.uid, "change": change }).to_string();
-                let mut c = me.conn();
-                let r: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                    .arg(me.keys.caches())
-                    .arg(body)
-                    .query_async(&mut c)
-                    .await;
-                if let Err(e) = r {
-                    // The other nodes re-read their caches when they reconnect.
-                    me.down("publishing a cache change", &e);
-                }
-            }
-        });
-        let me = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut backoff = Backoff::default();
-            let mut first = true;
-            loop {
-                let Some(cl) = me.upgrade() else { return };
-                match cl.client.get_async_pubsub().await {
-                    Ok(mut ps) => {
-                        if ps.subscribe(cl.keys.caches()).await.is_ok() {
-                            backoff.reset();
-                            if !first {
-                                if let Err(e) = cl.feeds.reload().await {
-                                    tracing::warn!(error = %e, "re-reading the caches failed");
-                                }
-                            }
-                            first = false;
-                            let uid = cl.uid.clone();
-                            let feeds = cl.feeds.clone();
-                            drop(cl);
-                            let mut stream = ps.into_on_message();
-                            use futures_util::StreamExt as _;
-                            while let Some(msg) = stream.next().await {
-                                let Ok(body) = msg.get_payload::<String>() else {
-                                    continue;
-                                };
-                                let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) else {
-                                    continue;
-                                };
-                                if v["uid"].as_str() == Some(uid.as_str()) {
-                                    continue;
-                                }
-                                match serde_json::from_value::<crate::feeds::CacheChange>(
-                                    v["change"].clone(),
-                                ) {
-                                    Ok(change) => {
-                                        if let Err(e) = feeds.apply(&change).await {
-                                            tracing::warn!(error = %e, ?change, "applying a cache change failed");
-                                        }
-                                    }
-                                    Err(e) => tracing::warn!(error = %e, "unknown cache change"),
-                                }
-                            }
-                            // The subscription ended: Redis went away.
-                        }
-                    }
-                    Err(e) => cl.down("subscribing to cache changes", &e),
-                }
-                tokio::time::sleep(backoff.next()).await;
-            }
-        });
     }
 }
 
