@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use parking_lot::Mutex;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
@@ -292,7 +292,8 @@ impl Namespace {
             handlers: b.handlers,
             state: Mutex::new(NsState {
                 sockets: IndexMap::new(),
-                rooms: HashMap::new(),
+                rooms: IndexMap::new(),
+                own_rooms: 0,
                 recovery,
                 seq: 0,
             }),
@@ -344,11 +345,19 @@ impl Namespace {
         let mut v: Vec<(String, usize)> = st
             .rooms
             .iter()
-            .filter(|(r, m)| !(m.len() == 1 && st.sockets.contains_key(&***r)))
+            .filter(|(r, m)| !m.contains_key(&***r))
             .map(|(r, m)| (r.to_string(), m.len()))
             .collect();
         v.sort();
         v
+    }
+
+    /// How many rooms [`Namespace::rooms`] lists, without listing them: for periodic
+    /// figures (building the list held the namespace for milliseconds at 10 000 sockets,
+    /// once per load-metrics tick, bench/storm.sh).
+    pub fn room_count(&self) -> usize {
+        let st = self.lock();
+        st.rooms.len() - st.own_rooms
     }
 
     /// Ids of the sockets in `room`.
@@ -510,6 +519,9 @@ impl Namespace {
                 .entry(r.clone())
                 .or_default()
                 .insert(s.0.id.clone(), s.clone());
+            if *r == s.0.id {
+                st.own_rooms += 1;
+            }
         }
         *s.0.rooms.lock() = rooms;
         s.0.connected.store(true, Ordering::Release);
@@ -590,10 +602,13 @@ impl Namespace {
         st.sockets.shift_remove(&s.0.id)?;
         let rooms = std::mem::take(&mut *s.0.rooms.lock());
         for r in &rooms {
+            if *r == s.0.id {
+                st.own_rooms -= 1;
+            }
             if let Some(m) = st.rooms.get_mut(r) {
                 m.swap_remove(&s.0.id);
                 if m.is_empty() {
-                    st.rooms.remove(r);
+                    st.rooms.swap_remove(r);
                 }
             }
         }
@@ -635,6 +650,9 @@ impl Namespace {
             let m = st.rooms.entry(key.clone()).or_default();
             let added = m.insert(s.0.id.clone(), s.clone()).is_none();
             if added {
+                if *key == *s.0.id {
+                    st.own_rooms += 1;
+                }
                 s.0.rooms.lock().push(key);
             }
             (added, at)
@@ -657,9 +675,12 @@ impl Namespace {
             };
             let was = m.swap_remove(&s.0.id).is_some();
             if m.is_empty() {
-                st.rooms.remove(room);
+                st.rooms.swap_remove(room);
             }
             if was {
+                if room == &*s.0.id {
+                    st.own_rooms -= 1;
+                }
                 s.0.rooms.lock().retain(|r| &**r != room);
             }
             was

@@ -345,7 +345,7 @@ impl Collector for Live {
             &mut enc,
             "rooms",
             "Rooms with members",
-            ns.rooms().len() as i64,
+            ns.room_count() as i64,
         )?;
         gauge(
             &mut enc,

@@ -50,6 +50,40 @@ async fn rooms_except_and_multi_room_dedupe() {
 }
 
 #[tokio::test]
+async fn room_count_agrees_with_the_listing_through_joins_leaves_and_disconnects() {
+    let srv = TestServer::spawn(app(fast_config(), Default::default())).await;
+    let all = srv.io.of("/").unwrap();
+    let (mut a, va) = Ws::connect(srv.addr, "").await;
+    let (mut b, _) = Ws::connect(srv.addr, "").await;
+    let a_id = va["sid"].as_str().unwrap().to_owned();
+    let listed = || all.rooms();
+    assert_eq!((all.room_count(), listed()), (0, vec![]), "own rooms only");
+
+    a.send("42[\"join\",\"r\"]").await;
+    b.send("42[\"join\",\"r\"]").await;
+    // b joins a's own room: still a's own room (a is in it), not listed
+    b.send(&format!("42[\"join\",\"{a_id}\"]")).await;
+    sync(&mut a, "a").await;
+    sync(&mut b, "b").await;
+    assert_eq!(listed(), vec![("r".to_string(), 2)]);
+    assert_eq!(all.room_count(), 1);
+
+    // a leaves its own room: what is left is a room of b's, listed
+    a.send(&format!("42[\"leave\",\"{a_id}\"]")).await;
+    sync(&mut a, "a").await;
+    assert_eq!(listed(), vec![(a_id.clone(), 1), ("r".to_string(), 2)]);
+    assert_eq!(all.room_count(), 2);
+
+    drop(a);
+    eventually(|| all.socket_count() == 1).await;
+    assert_eq!(listed(), vec![(a_id.clone(), 1), ("r".to_string(), 1)]);
+    assert_eq!(all.room_count(), 2);
+    drop(b);
+    eventually(|| all.socket_count() == 0).await;
+    assert_eq!((all.room_count(), listed()), (0, vec![]));
+}
+
+#[tokio::test]
 async fn full_queue_drops_volatile_and_disconnects_on_reliable() {
     let reasons = Reasons::default();
     let cfg = sio::Config {

@@ -67,7 +67,7 @@ impl LoadMetrics {
         json!({
             "node": self.telemetry.node_id,
             "connections": ns.socket_count(),
-            "rooms": ns.rooms().len(),
+            "rooms": ns.room_count(),
             "eventsInPerSec": (rin * 10.0).round() / 10.0,
             "eventsOutPerSec": (rout * 10.0).round() / 10.0,
             "memory": { "rssBytes": rss, "rssMb": (rss as f64 / 1_048_576.0 * 10.0).round() / 10.0 },
