@@ -67,8 +67,11 @@ impl Live {
         self.watchers.load(Relaxed) > 0
     }
 
+    /// Read by every hook: while no other node ever said an admin watches (always on a
+    /// single node), one atomic load and no clock read.
     fn watched_remotely(&self) -> bool {
-        self.remote_until.load(Relaxed) > now_ms()
+        let until = self.remote_until.load(Relaxed);
+        until != 0 && until > now_ms()
     }
 
     /// An admin watches, here or on another node: the hooks do nothing otherwise.
